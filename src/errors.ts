@@ -1,0 +1,54 @@
+// Every failure ec reports on purpose is an EcError: a one-line message that
+// says what was wrong and what to do, and an exit code from this table. The
+// README documents the table; keep the two in step.
+export const ExitCode = {
+  ok: 0,
+  failure: 1, // unexpected: a bug or an error nobody classified
+  usage: 2, // bad flags or arguments (oclif's own parse errors use 2 too)
+  config: 3, // the configuration file or environment is invalid
+  unavailable: 4, // a service ec needs does not answer
+  conflict: 5, // the thing exists already, or lost a race
+  notFound: 6,
+  noCapacity: 7, // no host can take the request
+  missingDependency: 8, // a binary or system package is not installed
+  environment: 9, // the machine is in the way: a port in use, a directory not writable
+  serviceFailed: 10, // a service ec started exited or never became healthy
+} as const
+
+export type FailureReason = Exclude<keyof typeof ExitCode, 'ok'>
+
+export class EcError extends Error {
+  readonly reason: FailureReason
+  /** Extra lines printed under the one-line message (e.g. the tail of a log). */
+  readonly details?: string
+
+  constructor(reason: FailureReason, message: string, options: {cause?: unknown; details?: string} = {}) {
+    super(message, {cause: options.cause})
+    this.name = 'EcError'
+    this.reason = reason
+    this.details = options.details
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.reason]
+  }
+}
+
+export interface ReportableError extends Error {
+  reason: FailureReason
+  details?: string
+}
+
+/**
+ * Backends live in other packages and do not share our EcError class, so the
+ * contract is structural (see BackendError): any error whose `reason` names a
+ * row of the ExitCode table is reported as it is, with that row's exit code.
+ */
+export function isReportable(error: unknown): error is ReportableError {
+  const reason = (error as {reason?: unknown} | undefined)?.reason
+  return error instanceof Error && typeof reason === 'string' && reason !== 'ok' && Object.hasOwn(ExitCode, reason)
+}
+
+export function exitCodeOf(error: ReportableError): number {
+  return ExitCode[error.reason]
+}

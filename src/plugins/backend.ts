@@ -1,0 +1,98 @@
+// What a plugin hands to ec: one descriptor per backend. Descriptors are
+// cheap, static objects; `create` loads the implementation lazily so that
+// `ec --help` never pays for a gRPC stack or a libvirt binding.
+import type {FailureReason} from '../errors.js'
+import type {HypervisorBackend} from './hypervisor.js'
+import type {MetadataBackend} from './metadata.js'
+import type {SchedulerBackend} from './scheduler.js'
+import type {TransportBackend} from './transport.js'
+
+export type {FailureReason} from '../errors.js'
+
+export const BACKEND_KINDS = ['scheduler', 'transport', 'hypervisor', 'metadata'] as const
+export type BackendKind = (typeof BACKEND_KINDS)[number]
+
+export interface BackendsByKind {
+  scheduler: SchedulerBackend
+  transport: TransportBackend
+  hypervisor: HypervisorBackend
+  metadata: MetadataBackend
+}
+
+/** The hook event every backend plugin declares in its package.json `oclif.hooks`. */
+export const BACKENDS_HOOK = 'ec-backends'
+
+/** Where the local control plane (`ec up`) listens, for defaults that point at it. */
+export interface ControlPlaneAddress {
+  host: string
+  etcdClientPort: number
+  placementPort: number
+}
+
+/** A plain JSON Schema object (draft-07, as ajv reads it). */
+export type JsonSchema = Record<string, unknown>
+
+export interface EnvOverride {
+  /** Key inside the section, e.g. `endpoints`. */
+  key: string
+  type: 'string' | 'list' | 'integer' | 'boolean'
+}
+
+/**
+ * A configuration section a plugin owns, e.g. `etcd:` or `placement:`. Core
+ * validates it with `schema`, fills it from `defaults`, and applies `env`.
+ */
+export interface ConfigSection {
+  key: string
+  schema: JsonSchema
+  defaults(controlPlane: ControlPlaneAddress): Record<string, unknown>
+  env?: Record<string, EnvOverride>
+}
+
+export interface Logger {
+  debug(message: string): void
+  info(message: string): void
+  warn(message: string): void
+}
+
+export interface BackendContext {
+  /** The backend's own, validated config section (empty when it has none). */
+  section: Readonly<Record<string, unknown>>
+  /** The whole effective configuration, read-only. */
+  config: Readonly<Record<string, unknown>>
+  /** A directory the backend may keep state in (created on demand). */
+  stateDir: string
+  log: Logger
+}
+
+export interface BackendDescriptor<K extends BackendKind = BackendKind> {
+  kind: K
+  /** What config's `backends.<kind>` names to pick it. */
+  name: string
+  description: string
+  config?: ConfigSection
+  create(context: BackendContext): Promise<BackendsByKind[K]>
+}
+
+/** Every backend can say whether the service behind it answers. */
+export interface ServiceHealth {
+  ok: boolean
+  endpoint: string
+  version?: string
+  detail?: string
+}
+
+export interface Closable {
+  health(): Promise<ServiceHealth>
+  close(): Promise<void>
+}
+
+/**
+ * Errors crossing the contract say why they happened with a `reason` from
+ * core's exit code table (errors.ts), so that core reports them with the right
+ * message and exit code without sharing a class with the plugin. The message
+ * is one line that says what was wrong and what to do.
+ */
+export interface BackendError extends Error {
+  reason: FailureReason
+}

@@ -1,0 +1,35 @@
+// The metadata backend gives each guest its identity, keys and user-data the
+// way cloud-init expects. First-party: mdserver (HTTP) and a config drive.
+import type {Attachment} from './hypervisor.js'
+import type {Closable} from './backend.js'
+
+export interface InstanceMetadata {
+  instanceId: string
+  hostname: string
+  publicKeys: string[]
+  userData?: string
+  vendorData?: string
+  meta: Record<string, string>
+  /** The address the guest is known by, for address-checked layouts. */
+  address?: string
+}
+
+/** What the hypervisor must wire into the guest for it to find its data. */
+export interface PublishedMetadata {
+  smbios?: Record<string, string>
+  attachments: Attachment[]
+}
+
+export interface PhoneHome {
+  instanceId: string
+  address?: string
+  hostname?: string
+  receivedAt: string
+}
+
+export interface MetadataBackend extends Closable {
+  publish(data: InstanceMetadata): Promise<PublishedMetadata>
+  /** Withdraw an instance's data. Idempotent. */
+  unpublish(instanceId: string): Promise<void>
+  onPhoneHome(handler: (report: PhoneHome) => void): void
+}

@@ -1,0 +1,147 @@
+// Collects backends from every installed plugin through the `ec-backends`
+// oclif hook and picks one per kind by name. Core never lists backends itself:
+// a plugin installed with `ec plugins install` is found the same way as the
+// first-party ones.
+import type {Config} from '@oclif/core'
+
+import {EcError} from '../errors.js'
+import {
+  BACKEND_KINDS,
+  BACKENDS_HOOK,
+  type BackendDescriptor,
+  type BackendKind,
+  type ConfigSection,
+} from './backend.js'
+
+declare module '@oclif/core' {
+  interface Hooks {
+    [BACKENDS_HOOK]: {options: Record<string, never>; return: BackendDescriptor[] | undefined}
+  }
+}
+
+export interface RegisteredBackend<K extends BackendKind = BackendKind> {
+  descriptor: BackendDescriptor<K>
+  /** The npm name of the plugin that contributed it. */
+  plugin: string
+}
+
+export interface RegisteredSection {
+  section: ConfigSection
+  plugin: string
+}
+
+/** The hook's raw answer, so the registry can be built without oclif in unit tests. */
+export interface HookAnswers {
+  successes: Array<{plugin: {name: string}; result: unknown}>
+  failures: Array<{plugin: {name: string}; error: Error}>
+}
+
+export class BackendRegistry {
+  private constructor(
+    private readonly backends: RegisteredBackend[],
+    private readonly sections: RegisteredSection[],
+    /** Plugins whose hook failed or returned something that is not a backend. */
+    readonly problems: string[],
+  ) {}
+
+  static async load(config: Config): Promise<BackendRegistry> {
+    const answers = await config.runHook(BACKENDS_HOOK, {})
+    return BackendRegistry.fromHookAnswers(answers)
+  }
+
+  static fromHookAnswers(answers: HookAnswers): BackendRegistry {
+    const problems = answers.failures.map(
+      ({error, plugin}) => `plugin ${plugin.name}: its ${BACKENDS_HOOK} hook failed: ${error.message}`,
+    )
+    const backends: RegisteredBackend[] = []
+    for (const {plugin, result} of answers.successes) {
+      if (result === undefined) continue
+      if (!Array.isArray(result)) {
+        problems.push(`plugin ${plugin.name}: its ${BACKENDS_HOOK} hook must return an array of backends`)
+        continue
+      }
+
+      for (const candidate of result) {
+        const problem = describeInvalidDescriptor(candidate)
+        if (problem) {
+          problems.push(`plugin ${plugin.name}: ${problem}`)
+          continue
+        }
+
+        const descriptor = candidate as BackendDescriptor
+        const clash = backends.find(
+          (b) => b.descriptor.kind === descriptor.kind && b.descriptor.name === descriptor.name,
+        )
+        if (clash) {
+          problems.push(
+            `plugin ${plugin.name}: ${descriptor.kind} backend "${descriptor.name}" is already provided by ${clash.plugin}; ignored`,
+          )
+          continue
+        }
+
+        backends.push({descriptor, plugin: plugin.name})
+      }
+    }
+
+    return new BackendRegistry(backends, collectSections(backends, problems), problems)
+  }
+
+  list(kind?: BackendKind): RegisteredBackend[] {
+    return kind ? this.backends.filter((b) => b.descriptor.kind === kind) : [...this.backends]
+  }
+
+  configSections(): RegisteredSection[] {
+    return [...this.sections]
+  }
+
+  pick<K extends BackendKind>(kind: K, name: string): RegisteredBackend<K> {
+    const found = this.backends.find((b) => b.descriptor.kind === kind && b.descriptor.name === name)
+    if (found) return found as RegisteredBackend<K>
+    const available = this.list(kind)
+      .map((b) => `${b.descriptor.name} (from ${b.plugin})`)
+      .sort()
+    const choices = available.length > 0 ? `available: ${available.join(', ')}` : 'no plugin provides one'
+    throw new EcError(
+      'config',
+      `unknown ${kind} backend "${name}" in backends.${kind}; ${choices}. Install one with "ec plugins install <plugin>"`,
+    )
+  }
+}
+
+function describeInvalidDescriptor(candidate: unknown): string | undefined {
+  if (typeof candidate !== 'object' || candidate === null) return 'a backend must be an object'
+  const d = candidate as Partial<BackendDescriptor>
+  if (typeof d.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(d.name)) {
+    return `backend name ${JSON.stringify(d.name)} must be lower-case letters, digits and dashes`
+  }
+
+  if (!BACKEND_KINDS.includes(d.kind as BackendKind)) {
+    return `backend "${d.name}" has kind ${JSON.stringify(d.kind)}; expected one of ${BACKEND_KINDS.join(', ')}`
+  }
+
+  if (typeof d.create !== 'function') return `backend "${d.name}" has no create() function`
+  if (d.config !== undefined && (typeof d.config.key !== 'string' || typeof d.config.defaults !== 'function')) {
+    return `backend "${d.name}" has a config section without a key or defaults()`
+  }
+
+  return undefined
+}
+
+/** One owner per config key; two backends of one plugin may share a section object. */
+function collectSections(backends: RegisteredBackend[], problems: string[]): RegisteredSection[] {
+  const sections: RegisteredSection[] = []
+  for (const {descriptor, plugin} of backends) {
+    const section = descriptor.config
+    if (!section) continue
+    const owner = sections.find((s) => s.section.key === section.key)
+    if (!owner) {
+      sections.push({section, plugin})
+    } else if (owner.section !== section) {
+      problems.push(
+        `plugin ${plugin}: config section "${section.key}" is already owned by ${owner.plugin}; ignored`,
+      )
+    }
+  }
+
+  return sections
+}
