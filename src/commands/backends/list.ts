@@ -1,0 +1,55 @@
+import {Flags} from '@oclif/core'
+
+import {EcCommand} from '../../ec-command.js'
+import {renderTable} from '../../output/table.js'
+import {BACKEND_KINDS, type BackendKind} from '../../plugins/backend.js'
+
+export interface BackendListing {
+  kind: BackendKind
+  name: string
+  plugin: string
+  description: string
+  configKey: string | null
+  /** Whether config's backends.<kind> names this one. */
+  selected: boolean
+}
+
+export default class BackendsList extends EcCommand<typeof BackendsList> {
+  static override summary = 'List the backends that installed plugins provide, by kind.'
+  static override description =
+    'A plugin installed with "ec plugins install" adds its backends here; config\'s backends.<kind> picks one per kind. A selected name that no plugin provides is reported with the alternatives.'
+  static override examples = ['<%= config.bin %> backends list', '<%= config.bin %> backends list --kind transport --json']
+  static override enableJsonFlag = true
+  static override flags = {
+    kind: Flags.option({options: BACKEND_KINDS, description: 'Only backends of this kind.'})(),
+  }
+
+  async run(): Promise<BackendListing[]> {
+    const registry = await this.registry()
+    const {backends: selection} = (await this.effectiveConfig()).values
+    const listing = registry.list(this.flags.kind).map(({descriptor, plugin}) => ({
+      kind: descriptor.kind,
+      name: descriptor.name,
+      plugin,
+      description: descriptor.description,
+      configKey: descriptor.config?.key ?? null,
+      selected: selection[descriptor.kind] === descriptor.name,
+    }))
+    listing.sort((a, b) => BACKEND_KINDS.indexOf(a.kind) - BACKEND_KINDS.indexOf(b.kind) || a.name.localeCompare(b.name))
+    for (const kind of this.flags.kind ? [this.flags.kind] : BACKEND_KINDS) {
+      try {
+        registry.pick(kind, selection[kind])
+      } catch (error) {
+        this.warning((error as Error).message)
+      }
+    }
+
+    this.log(
+      renderTable(
+        ['kind', 'name', 'selected', 'plugin', 'description'],
+        listing.map((b) => [b.kind, b.name, b.selected ? 'yes' : '', b.plugin, b.description]),
+      ),
+    )
+    return listing
+  }
+}

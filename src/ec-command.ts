@@ -1,0 +1,73 @@
+// The base of every ec command: the global --config flag, lazy access to the
+// backend registry and the effective configuration, and one place where an
+// EcError becomes one line on stderr (or a JSON error document) and its exit code.
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import {type EffectiveConfig, loadConfig, type Override} from './config/load.js'
+import {exitCodeOf, isReportable} from './errors.js'
+import {BackendRegistry} from './plugins/registry.js'
+
+export type EcFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof EcCommand)['baseFlags'] & T['flags']>
+export type EcArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+export abstract class EcCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    config: Flags.string({
+      description: 'Config file to read (wins over EC_CONFIG and the search).',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected flags!: EcFlags<T>
+  protected args!: EcArgs<T>
+  private registryPromise?: Promise<BackendRegistry>
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const {args, flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof EcCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as EcFlags<T>
+    this.args = args as EcArgs<T>
+  }
+
+  protected registry(): Promise<BackendRegistry> {
+    this.registryPromise ??= BackendRegistry.load(this.config).then((registry) => {
+      for (const problem of registry.problems) this.warning(problem)
+      return registry
+    })
+    return this.registryPromise
+  }
+
+  /** The effective configuration; `overrides` carry this command's flags. */
+  protected async effectiveConfig(overrides: Override[] = []): Promise<EffectiveConfig> {
+    const registry = await this.registry()
+    return loadConfig({
+      sections: registry.configSections().map((s) => s.section),
+      configFile: this.flags.config,
+      overrides,
+    })
+  }
+
+  /** One unwrapped line on stderr, so scripts can grep it (oclif's warn() wraps). */
+  protected warning(message: string): void {
+    this.logToStderr(`Warning: ${message}`)
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (!isReportable(error)) return super.catch(error)
+    const exitCode = exitCodeOf(error)
+    if (this.jsonEnabled()) {
+      this.logJson({error: {reason: error.reason, message: error.message, exitCode}})
+    } else {
+      this.logToStderr(`Error: ${error.message}`)
+      if (error.details) this.logToStderr(error.details)
+    }
+
+    return this.exit(exitCode)
+  }
+}
