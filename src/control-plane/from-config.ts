@@ -1,0 +1,11 @@
+import type {EffectiveConfig, Override} from '../config/load.js'
+import {ControlPlane} from './control-plane.js'
+
+/** The --state-dir flag as a config override (it wins over file and env). */
+export function stateDirOverride(stateDir: string | undefined): Override[] {
+  return stateDir ? [{path: ['stateDir'], value: stateDir, origin: {kind: 'flag', flag: '--state-dir'}}] : []
+}
+
+export function controlPlaneFrom(config: EffectiveConfig): ControlPlane {
+  return new ControlPlane(config.values.stateDir, config.values.controlPlane)
+}
