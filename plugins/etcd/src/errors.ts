@@ -1,0 +1,42 @@
+import type {BackendError, FailureReason} from 'ec/plugins'
+
+export class EtcdBackendError extends Error implements BackendError {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+    options?: {cause?: unknown},
+  ) {
+    super(message, options)
+    this.name = 'EtcdBackendError'
+  }
+}
+
+/** Raised through WatchOptions.onError when the history to resume from is gone. */
+export class WatchCompactedError extends EtcdBackendError {
+  readonly compacted = true
+  constructor(prefix: string, cause: unknown) {
+    super('conflict', `etcd compacted the history of ${prefix} that the watch needed; list again and watch from there`, {cause})
+    this.name = 'WatchCompactedError'
+  }
+}
+
+const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCircuit|ECONNREFUSED|No connection|UNAVAILABLE|deadline/i
+
+/** Turn etcd3's errors into one line that names the endpoint and what to do. */
+export function describeEtcdError(error: unknown, endpoints: string[]): Error {
+  if (error instanceof EtcdBackendError) return error
+  const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? String(error)}`
+  if (UNREACHABLE.test(text)) {
+    return new EtcdBackendError(
+      'unavailable',
+      `etcd at ${endpoints.join(', ')} does not answer; start a local control plane with "ec up" or set etcd.endpoints (EC_ETCD_ENDPOINTS)`,
+      {cause: error},
+    )
+  }
+
+  if (/auth|permission|password|user name/i.test(text)) {
+    return new EtcdBackendError('config', `etcd at ${endpoints.join(', ')} refused ec's credentials: ${(error as Error).message}; check etcd.username and etcd.password`, {cause: error})
+  }
+
+  return new EtcdBackendError('failure', `etcd error: ${(error as Error)?.message ?? String(error)}`, {cause: error})
+}

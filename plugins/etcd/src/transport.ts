@@ -1,0 +1,193 @@
+// The etcd v3 transport: every key lives under the configured prefix, values
+// are strings, revisions are etcd's mod revisions (decimal strings).
+import {readFileSync} from 'node:fs'
+
+import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
+import type {
+  KeyValue,
+  Lease,
+  ServiceHealth,
+  TransportBackend,
+  TxnGuard,
+  TxnOp,
+  TxnResult,
+  WatchEvent,
+  WatchHandle,
+  WatchOptions,
+} from 'ec/plugins'
+
+import type {EtcdSettings} from './config.js'
+import {describeEtcdError, WatchCompactedError} from './errors.js'
+
+export class EtcdTransport implements TransportBackend {
+  private readonly client: Etcd3
+  private readonly prefix: string
+
+  constructor(private readonly settings: EtcdSettings) {
+    // A trailing slash keeps "/ec" from matching "/ec2/…" in prefix reads.
+    this.prefix = settings.prefix.endsWith('/') ? settings.prefix : settings.prefix + '/'
+    this.client = new Etcd3(clientOptions(settings))
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const response = await this.call(() => this.client.get(this.full(key)).exec())
+    const kv = response.kvs[0]
+    return kv ? this.toKeyValue(kv) : undefined
+  }
+
+  async list(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
+    const response = await this.call(() => this.client.getAll().prefix(this.full(prefix)).exec())
+    return {items: response.kvs.map((kv) => this.toKeyValue(kv)), revision: response.header.revision}
+  }
+
+  async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
+    if (guards.length === 0 && ops.length === 0) return {ok: true}
+    return this.call(async () => {
+      // etcd3 builds a transaction from its first comparison; with no guards
+      // we compare "version >= 0", which every key (present or not) passes.
+      const compares: Array<[string, 'Create' | 'Mod' | 'Version', '==' | '>', string | number]> = guards.map((g) =>
+        g.modRevision === null ? [this.full(g.key), 'Create', '==', 0] : [this.full(g.key), 'Mod', '==', g.modRevision],
+      )
+      if (compares.length === 0) compares.push([this.full(ops[0].key), 'Version', '>', -1])
+      const [first, ...rest] = compares
+      const txn = this.client.if(...first)
+      for (const compare of rest) txn.and(...compare)
+      txn.then(
+        ...ops.map((op) => {
+          if (op.op === 'delete') return this.client.delete().key(this.full(op.key))
+          const put = this.client.put(this.full(op.key)).value(op.value)
+          return op.lease ? put.lease(op.lease) : put
+        }),
+      )
+      const response = await txn.commit()
+      return {ok: response.succeeded, revision: response.succeeded ? response.header.revision : undefined}
+    })
+  }
+
+  async watch(prefix: string, options: WatchOptions): Promise<WatchHandle> {
+    let builder = this.client.watch().prefix(this.full(prefix))
+    let delivered = BigInt(options.afterRevision ?? '0')
+    if (options.afterRevision !== undefined) builder = builder.startRevision((delivered + 1n).toString())
+    // Batches are handed over one at a time, in order; events at or below the
+    // last delivered revision are dropped, so a re-attached stream never repeats.
+    let queue: Promise<void> = Promise.resolve()
+    const watcher: Watcher = await this.call(() => builder.create())
+    watcher.on('data', (response) => {
+      const revision = response.header.revision
+      const events: WatchEvent[] = []
+      for (const event of response.events) {
+        const modRevision = BigInt(event.kv.mod_revision)
+        if (modRevision <= delivered) continue
+        delivered = modRevision
+        events.push(
+          event.type === 'Delete'
+            ? {type: 'delete', key: this.relative(event.kv.key), modRevision: event.kv.mod_revision}
+            : {type: 'put', kv: this.toKeyValue(event.kv)},
+        )
+      }
+
+      if (events.length === 0) return
+      queue = queue
+        .then(() => options.onEvents(events, revision))
+        .catch((error: unknown) => options.onError?.(error as Error))
+    })
+    watcher.on('error', (error: Error) => {
+      void this.explainWatchFailure(prefix, delivered, error).then((explained) => options.onError?.(explained))
+    })
+    return {
+      close: async () => {
+        await watcher.cancel()
+        await queue
+      },
+    }
+  }
+
+  /**
+   * etcd cancels a watch whose start revision was compacted, but etcd3 drops
+   * the compact revision from the cancel; a read at the revision the watch
+   * needed tells compaction apart from other failures.
+   */
+  private async explainWatchFailure(prefix: string, delivered: bigint, error: Error): Promise<Error> {
+    if (/compact/i.test(error.message)) return new WatchCompactedError(prefix, error)
+    if (delivered === 0n) return describeEtcdError(error, this.settings.endpoints) // no resume point to lose
+    try {
+      await this.client.kv.range({key: Buffer.from(this.full(prefix)), revision: (delivered + 1n).toString(), limit: 1})
+    } catch (probeError) {
+      if (/compacted/i.test((probeError as Error).message)) return new WatchCompactedError(prefix, error)
+    }
+
+    return describeEtcdError(error, this.settings.endpoints)
+  }
+
+  async grantLease(ttlSeconds: number): Promise<Lease> {
+    const lease: EtcdLease = this.client.lease(ttlSeconds)
+    const id = await this.call(() => lease.grant())
+    const lost = new Promise<void>((resolve) => lease.once('lost', () => resolve()))
+    return {
+      id,
+      lost,
+      revoke: async () => {
+        if (!lease.revoked()) await lease.revoke().catch(() => undefined)
+      },
+    }
+  }
+
+  async health(): Promise<ServiceHealth> {
+    const endpoint = this.settings.endpoints.join(',')
+    try {
+      const status = await this.call(() => this.client.maintenance.status())
+      return {ok: true, endpoint, version: status.version}
+    } catch (error) {
+      return {ok: false, endpoint, detail: (error as Error).message}
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close()
+  }
+
+  private full(key: string): string {
+    return this.prefix + key
+  }
+
+  private relative(key: Buffer): string {
+    return key.toString().slice(this.prefix.length)
+  }
+
+  private toKeyValue(kv: IKeyValue): KeyValue {
+    return {
+      key: this.relative(kv.key),
+      value: kv.value.toString(),
+      modRevision: kv.mod_revision,
+      createRevision: kv.create_revision,
+    }
+  }
+
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (error) {
+      throw describeEtcdError(error, this.settings.endpoints)
+    }
+  }
+}
+
+function clientOptions(settings: EtcdSettings): IOptions {
+  const options: IOptions = {
+    hosts: settings.endpoints,
+    dialTimeout: settings.timeoutMs,
+    // Unary calls fail after timeoutMs; streams (watches, keepalives) are long-lived.
+    defaultCallOptions: (context) => (context.isStream ? {} : {deadline: Date.now() + settings.timeoutMs}),
+  }
+  if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
+  if (settings.tls) {
+    const read = (path?: string) => (path ? readFileSync(path) : undefined)
+    options.credentials = {
+      rootCertificate: read(settings.tls.ca) ?? Buffer.alloc(0),
+      privateKey: read(settings.tls.key),
+      certChain: read(settings.tls.cert),
+    }
+  }
+
+  return options
+}
