@@ -1,0 +1,288 @@
+// A typed client for the parts of the Placement API ec uses. It negotiates
+// the microversion once per client, sends it on every request, and turns
+// Placement's error documents into PlacementApiError and transport failures
+// into reason 'unavailable'. It does not retry: callers know which
+// conflicts are worth another try.
+import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
+
+import {describeTransportError, parseErrorResponse, PlacementBackendError} from './errors.js'
+import {
+  compareMicroversions,
+  CONSUMER_TYPE_MICROVERSION,
+  formatMicroversion,
+  MIN_MICROVERSION,
+  negotiateMicroversion,
+  parseMicroversion,
+  type Microversion,
+} from './microversion.js'
+import type {
+  AllocationCandidates,
+  ConsumerAllocations,
+  ProviderAggregates,
+  ProviderInventories,
+  ProviderTraits,
+  ProviderUsages,
+  ResourceProvider,
+  VersionDocument,
+  WireInventory,
+} from './wire.js'
+
+export interface PlacementClientOptions {
+  url: string
+  /** Sent as X-Auth-Token: "admin" with noauth2, a Keystone token otherwise. */
+  token: string
+  timeoutMs: number
+}
+
+export interface VersionRange {
+  min: string
+  max: string
+}
+
+/** Filters of GET /resource_providers and GET /allocation_candidates. */
+export interface ProviderFilter {
+  /** Trait names; a leading "!" forbids the trait. */
+  required?: string[]
+  /** Each inner list is "member of any of these aggregates"; the lists are and-ed. */
+  memberOf?: string[][]
+}
+
+export interface CandidateQuery extends ProviderFilter {
+  resources: Record<string, number>
+  limit?: number
+}
+
+export interface AllocationsUpdate {
+  /** Resources per provider uuid. */
+  allocations: Record<string, Record<string, number>>
+  projectId: string
+  userId: string
+  /** null: the consumer must not exist yet. */
+  consumerGeneration: number | null
+  /** Sent from microversion 1.38 on, where Placement requires it. */
+  consumerType: string
+}
+
+interface RequestOptions {
+  params?: URLSearchParams
+  body?: unknown
+  signal?: AbortSignal
+  /** Error statuses the caller handles itself instead of getting an exception. */
+  expect?: number[]
+}
+
+export class PlacementClient {
+  readonly url: string
+  private readonly http: AxiosInstance
+  /** The negotiated version, discovered by the first request and shared by all after it. */
+  private negotiation?: Promise<Microversion>
+  private closed = false
+
+  constructor(options: PlacementClientOptions) {
+    this.url = options.url.replace(/\/+$/, '')
+    this.http = axios.create({
+      baseURL: this.url,
+      timeout: options.timeoutMs,
+      headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
+      // Error statuses carry Placement's error document; read it rather than catch it.
+      validateStatus: () => true,
+    })
+  }
+
+  /** Ask the server which API versions it speaks (uncached: health checks want a fresh answer). */
+  async versions(signal?: AbortSignal): Promise<VersionRange> {
+    this.assertOpen()
+    let response: AxiosResponse<VersionDocument>
+    try {
+      response = await this.http.get<VersionDocument>('/', {signal})
+    } catch (error) {
+      throw describeTransportError(error, this.url)
+    }
+
+    const version = response.status < 400 ? response.data?.versions?.[0] : undefined
+    if (!version?.max_version || !parseMicroversion(version.max_version)) {
+      throw new PlacementBackendError(
+        'config',
+        `${this.url} does not look like Placement: GET / answered ${response.status} without versions[0].max_version; check placement.url (EC_PLACEMENT_URL)`,
+      )
+    }
+
+    return {min: version.min_version ?? '1.0', max: version.max_version}
+  }
+
+  /** The microversion every request carries: min(server max, 1.39); at least 1.28 or reason 'config'. */
+  microversion(): Promise<Microversion> {
+    this.negotiation ??= this.negotiate().catch((error: unknown) => {
+      // An unreachable server may come up later: ask again next time.
+      this.negotiation = undefined
+      throw error
+    })
+    return this.negotiation
+  }
+
+  /** Stop taking requests. There is nothing to free: sockets belong to Node's global agent. */
+  close(): void {
+    this.closed = true
+  }
+
+  // Resource providers
+
+  createProvider(uuid: string, name: string): Promise<ResourceProvider> {
+    return this.send<ResourceProvider>('POST', '/resource_providers', {body: {uuid, name}}).then((r) => r.data)
+  }
+
+  async getProvider(uuid: string): Promise<ResourceProvider | undefined> {
+    const response = await this.send<ResourceProvider>('GET', `/resource_providers/${enc(uuid)}`, {expect: [404]})
+    return response.status === 404 ? undefined : response.data
+  }
+
+  renameProvider(uuid: string, name: string): Promise<ResourceProvider> {
+    return this.send<ResourceProvider>('PUT', `/resource_providers/${enc(uuid)}`, {body: {name}}).then((r) => r.data)
+  }
+
+  async listProviders(filter: ProviderFilter & {name?: string} = {}): Promise<ResourceProvider[]> {
+    const params = filterParams(filter)
+    if (filter.name !== undefined) params.append('name', filter.name)
+    const response = await this.send<{resource_providers: ResourceProvider[]}>('GET', '/resource_providers', {params})
+    return response.data.resource_providers
+  }
+
+  getInventories(uuid: string): Promise<ProviderInventories> {
+    return this.send<ProviderInventories>('GET', `/resource_providers/${enc(uuid)}/inventories`).then((r) => r.data)
+  }
+
+  /** Replace the whole inventory; 409 placement.concurrent_update when `generation` is stale. */
+  setInventories(uuid: string, generation: number, inventories: Record<string, WireInventory>): Promise<ProviderInventories> {
+    return this.send<ProviderInventories>('PUT', `/resource_providers/${enc(uuid)}/inventories`, {
+      body: {resource_provider_generation: generation, inventories},
+    }).then((r) => r.data)
+  }
+
+  getUsages(uuid: string): Promise<ProviderUsages> {
+    return this.send<ProviderUsages>('GET', `/resource_providers/${enc(uuid)}/usages`).then((r) => r.data)
+  }
+
+  getTraits(uuid: string): Promise<ProviderTraits> {
+    return this.send<ProviderTraits>('GET', `/resource_providers/${enc(uuid)}/traits`).then((r) => r.data)
+  }
+
+  /** Replace the provider's traits; 409 placement.concurrent_update when `generation` is stale. */
+  setTraits(uuid: string, generation: number, traits: string[]): Promise<ProviderTraits> {
+    return this.send<ProviderTraits>('PUT', `/resource_providers/${enc(uuid)}/traits`, {
+      body: {resource_provider_generation: generation, traits},
+    }).then((r) => r.data)
+  }
+
+  getAggregates(uuid: string): Promise<ProviderAggregates> {
+    return this.send<ProviderAggregates>('GET', `/resource_providers/${enc(uuid)}/aggregates`).then((r) => r.data)
+  }
+
+  setAggregates(uuid: string, generation: number, aggregates: string[]): Promise<ProviderAggregates> {
+    return this.send<ProviderAggregates>('PUT', `/resource_providers/${enc(uuid)}/aggregates`, {
+      body: {resource_provider_generation: generation, aggregates},
+    }).then((r) => r.data)
+  }
+
+  // Traits and resource classes: PUT creates, and is a no-op (204) when it exists.
+
+  async ensureTrait(name: string): Promise<void> {
+    await this.send('PUT', `/traits/${enc(name)}`)
+  }
+
+  async ensureResourceClass(name: string): Promise<void> {
+    await this.send('PUT', `/resource_classes/${enc(name)}`)
+  }
+
+  // Scheduling
+
+  allocationCandidates(query: CandidateQuery, signal?: AbortSignal): Promise<AllocationCandidates> {
+    const params = new URLSearchParams()
+    params.append('resources', Object.entries(query.resources).map(([rc, amount]) => `${rc}:${amount}`).join(','))
+    for (const [key, values] of filterParams(query)) params.append(key, values)
+    if (query.limit !== undefined) params.append('limit', String(query.limit))
+    return this.send<AllocationCandidates>('GET', '/allocation_candidates', {params, signal}).then((r) => r.data)
+  }
+
+  /** Replace the consumer's allocations atomically: all providers or none. */
+  async putAllocations(consumerId: string, update: AllocationsUpdate, signal?: AbortSignal): Promise<void> {
+    const version = await this.microversion()
+    const allocations = Object.fromEntries(
+      Object.entries(update.allocations).map(([provider, resources]) => [provider, {resources}]),
+    )
+    const body: Record<string, unknown> = {
+      allocations,
+      project_id: update.projectId,
+      user_id: update.userId,
+      consumer_generation: update.consumerGeneration,
+    }
+    if (compareMicroversions(version, CONSUMER_TYPE_MICROVERSION) >= 0) body.consumer_type = update.consumerType
+    await this.send('PUT', `/allocations/${enc(consumerId)}`, {body, signal})
+  }
+
+  /** The consumer's allocations; an unknown consumer has none (Placement answers 200 with {}). */
+  getAllocations(consumerId: string): Promise<ConsumerAllocations> {
+    return this.send<ConsumerAllocations>('GET', `/allocations/${enc(consumerId)}`).then((r) => r.data)
+  }
+
+  /** Delete every allocation of the consumer; false when it had none. */
+  async deleteAllocations(consumerId: string): Promise<boolean> {
+    const response = await this.send('DELETE', `/allocations/${enc(consumerId)}`, {expect: [404]})
+    return response.status !== 404
+  }
+
+  private async negotiate(): Promise<Microversion> {
+    const {max} = await this.versions()
+    const serverMax = parseMicroversion(max) as Microversion // versions() checked it parses
+    if (compareMicroversions(serverMax, MIN_MICROVERSION) < 0) {
+      throw new PlacementBackendError(
+        'config',
+        `Placement at ${this.url} speaks API up to ${max}; ec needs ${formatMicroversion(MIN_MICROVERSION)} or newer (consumer generations, OpenStack Rocky); upgrade Placement or point placement.url elsewhere`,
+      )
+    }
+
+    return negotiateMicroversion(serverMax)
+  }
+
+  private async send<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<AxiosResponse<T>> {
+    this.assertOpen()
+    const version = formatMicroversion(await this.microversion())
+    let response: AxiosResponse<T>
+    try {
+      response = await this.http.request<T>({
+        method,
+        url: path,
+        params: options.params,
+        data: options.body,
+        signal: options.signal,
+        headers: {'OpenStack-API-Version': `placement ${version}`},
+      })
+    } catch (error) {
+      throw describeTransportError(error, this.url)
+    }
+
+    if (response.status >= 400 && !options.expect?.includes(response.status)) {
+      throw parseErrorResponse(method, path, response.status, response.data)
+    }
+
+    return response
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PlacementBackendError('failure', `the Placement client for ${this.url} is closed`)
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment)
+}
+
+/** `required` as one comma list; `member_of=in:a,b` once per inner list (and-ed by Placement since 1.24). */
+function filterParams(filter: ProviderFilter): URLSearchParams {
+  const params = new URLSearchParams()
+  if (filter.required?.length) params.append('required', filter.required.join(','))
+  for (const anyOf of filter.memberOf ?? []) {
+    if (anyOf.length > 0) params.append('member_of', `in:${anyOf.join(',')}`)
+  }
+
+  return params
+}

@@ -1,0 +1,48 @@
+import type {ConfigSection} from 'ec/plugins'
+
+export interface PlacementSettings {
+  url: string
+  /** X-Auth-Token: "admin" works with noauth2; a Keystone token otherwise. */
+  token: string
+  projectId: string
+  userId: string
+  /** pack fills the fullest host first; spread the emptiest. */
+  policy: 'pack' | 'spread'
+  /** How many candidates one GET /allocation_candidates asks for. */
+  candidateLimit: number
+  /** How many times the candidate list is fetched again after every claim lost a race. */
+  claimRounds: number
+  timeoutMs: number
+}
+
+export const placementSection: ConfigSection = {
+  key: 'placement',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      url: {type: 'string', pattern: '^https?://'},
+      token: {type: 'string', minLength: 1},
+      projectId: {type: 'string', minLength: 1},
+      userId: {type: 'string', minLength: 1},
+      policy: {enum: ['pack', 'spread']},
+      candidateLimit: {type: 'integer', minimum: 1, maximum: 1000},
+      claimRounds: {type: 'integer', minimum: 1, maximum: 100},
+      timeoutMs: {type: 'integer', minimum: 1},
+    },
+  },
+  defaults: (cp) => ({
+    url: `http://${cp.host}:${cp.placementPort}`,
+    token: 'admin',
+    projectId: 'ec',
+    userId: 'ec',
+    policy: 'pack',
+    candidateLimit: 20,
+    claimRounds: 5,
+    timeoutMs: 10_000,
+  }),
+  env: {
+    EC_PLACEMENT_URL: {key: 'url', type: 'string'},
+    EC_PLACEMENT_TOKEN: {key: 'token', type: 'string'},
+  },
+}

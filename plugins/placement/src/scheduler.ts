@@ -1,0 +1,284 @@
+// ec's scheduler on OpenStack Placement: hosts are resource providers with
+// the CUSTOM_EC_HOST trait, a claim is a consumer's allocations, and
+// Placement's atomic PUT /allocations is what keeps racing claims honest.
+import type {
+  Claim,
+  ClaimOptions,
+  HostIdentity,
+  HostRegistration,
+  HostUsage,
+  ResourceRequest,
+  SchedulerBackend,
+  ServiceHealth,
+} from 'ec/plugins'
+
+import {rankCandidates} from './candidates.js'
+import {PlacementClient, type CandidateQuery} from './client.js'
+import {mapLimit} from './concurrency.js'
+import type {PlacementSettings} from './config.js'
+import {diagnoseNoCapacity, NO_HOST_REGISTERED} from './diagnosis.js'
+import {PlacementApiError, PlacementBackendError, unknownTraitsIn} from './errors.js'
+import {retryOnGenerationConflict} from './generations.js'
+import {fromWireInventories} from './inventory.js'
+import {compareMicroversions, MIN_MICROVERSION, parseMicroversion} from './microversion.js'
+import {assertName, assertUuid, CONSUMER_TYPE, DISABLED_TRAIT, EC_HOST_TRAIT} from './names.js'
+import {registerProvider} from './registration.js'
+import type {ResourceProvider} from './wire.js'
+
+/** Placement's detail when PUT /allocations with consumer_generation null meets an existing consumer. */
+const CONSUMER_EXISTS = /consumer generation conflict/i
+
+export class PlacementScheduler implements SchedulerBackend {
+  readonly client: PlacementClient
+  /** Provider uuid → name. Candidates carry no names; this keeps the claim path to two requests. */
+  private readonly hostNames = new Map<string, string>()
+
+  constructor(private readonly settings: PlacementSettings) {
+    this.client = new PlacementClient({url: settings.url, token: settings.token, timeoutMs: settings.timeoutMs})
+  }
+
+  async registerHost(host: HostRegistration): Promise<HostIdentity> {
+    const identity = await registerProvider(this.client, host)
+    this.hostNames.set(identity.id, identity.name)
+    return identity
+  }
+
+  async setSchedulable(hostId: string, schedulable: boolean): Promise<void> {
+    assertUuid(hostId, 'host id')
+    await retryOnGenerationConflict(`the traits of host ${hostId}`, async () => {
+      const current = await this.client.getTraits(hostId).catch((error: unknown) => {
+        throw notFoundAs(error, `no host with id ${hostId} is registered with Placement`)
+      })
+      if (current.traits.includes(DISABLED_TRAIT) !== schedulable) return
+      const traits = schedulable ? current.traits.filter((trait) => trait !== DISABLED_TRAIT) : [...current.traits, DISABLED_TRAIT]
+      await this.client.setTraits(hostId, current.resource_provider_generation, traits)
+    })
+  }
+
+  /**
+   * Ask for candidates, try them in policy order, re-ask when every one was
+   * taken by a racing claim. The success path is one GET and one PUT.
+   */
+  async claim(consumerId: string, request: ResourceRequest, options: ClaimOptions = {}): Promise<Claim> {
+    assertUuid(consumerId, 'consumer id')
+    const query = this.candidateQuery(request)
+    const policy = options.policy ?? this.settings.policy
+    const owner = {projectId: options.projectId ?? this.settings.projectId, userId: options.userId ?? this.settings.userId}
+    let attempts = 0
+    let lastConflict: PlacementApiError | undefined
+
+    for (let round = 1; round <= this.settings.claimRounds; round++) {
+      throwIfCancelled(options.signal, consumerId)
+      const candidates = await this.client.allocationCandidates(query, options.signal).catch((error: unknown) => {
+        throw explainCandidateQueryError(error)
+      })
+      if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, request)
+      const ranked = rankCandidates(candidates, policy)
+      report(options, 'candidates', `${ranked.length} candidate host${ranked.length === 1 ? '' : 's'} (${policy}, round ${round})`)
+
+      for (const candidate of ranked) {
+        throwIfCancelled(options.signal, consumerId)
+        attempts++
+        report(options, 'claim', `claiming on ${this.hostNames.get(candidate.hostId) ?? candidate.hostId} (try ${attempts})`)
+        try {
+          // No signal here: an abandoned PUT would leave it unknown whether the claim holds.
+          await this.client.putAllocations(consumerId, {
+            allocations: candidate.allocations,
+            ...owner,
+            consumerGeneration: null,
+            consumerType: CONSUMER_TYPE,
+          })
+        } catch (error) {
+          if (!(error instanceof PlacementApiError && error.isConflict)) throw badRequestAs(error, 'Placement rejected the claim')
+          if (CONSUMER_EXISTS.test(error.detail)) throw await this.consumerExists(consumerId, error)
+          // Capacity taken by a racing claim, or the host changed meanwhile: next candidate.
+          lastConflict = error
+          continue
+        }
+
+        return {
+          consumerId,
+          hostId: candidate.hostId,
+          hostName: await this.hostName(candidate.hostId),
+          allocations: candidate.resources,
+          attempts,
+        }
+      }
+    }
+
+    throw new PlacementBackendError(
+      'conflict',
+      `every host that fit consumer ${consumerId} was taken by a racing claim (${attempts} tries in ${this.settings.claimRounds} rounds); try again`,
+      {cause: lastConflict},
+    )
+  }
+
+  async release(consumerId: string): Promise<void> {
+    assertUuid(consumerId, 'consumer id')
+    // false (404) means nothing was held: released already, which is fine.
+    await this.client.deleteAllocations(consumerId)
+  }
+
+  async allocations(consumerId: string): Promise<Record<string, Record<string, number>>> {
+    assertUuid(consumerId, 'consumer id')
+    const {allocations} = await this.client.getAllocations(consumerId)
+    return Object.fromEntries(Object.entries(allocations).map(([hostId, {resources}]) => [hostId, resources]))
+  }
+
+  /** One listing, then inventory, usages and traits per host (three requests each, a few hosts at a time). */
+  async listHosts(): Promise<HostUsage[]> {
+    const providers = await this.ecHostProviders()
+    const hosts = await mapLimit(providers, 8, async (provider): Promise<HostUsage | undefined> => {
+      this.hostNames.set(provider.uuid, provider.name)
+      try {
+        const [inventories, usages, traits] = await Promise.all([
+          this.client.getInventories(provider.uuid),
+          this.client.getUsages(provider.uuid),
+          this.client.getTraits(provider.uuid),
+        ])
+        return {
+          id: provider.uuid,
+          name: provider.name,
+          inventory: fromWireInventories(inventories.inventories),
+          usage: usages.usages,
+          // ec's own markers are implied (every host) or told by `schedulable`.
+          traits: traits.traits.filter((trait) => trait !== EC_HOST_TRAIT && trait !== DISABLED_TRAIT).sort(),
+          schedulable: !traits.traits.includes(DISABLED_TRAIT),
+        }
+      } catch (error) {
+        // Deleted since the listing: it is no longer a host.
+        if (error instanceof PlacementApiError && error.status === 404) return undefined
+        throw error
+      }
+    })
+    return hosts.filter((host) => host !== undefined).sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  async health(): Promise<ServiceHealth> {
+    const endpoint = this.client.url
+    try {
+      const {min, max} = await this.client.versions()
+      const version = `API ${min}–${max}`
+      const usable = compareMicroversions(parseMicroversion(max) ?? {major: 0, minor: 0}, MIN_MICROVERSION) >= 0
+      return usable ? {ok: true, endpoint, version} : {ok: false, endpoint, version, detail: `ec needs Placement API 1.28 or newer`}
+    } catch (error) {
+      return {ok: false, endpoint, detail: (error as Error).message}
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close()
+  }
+
+  private candidateQuery(request: ResourceRequest): CandidateQuery {
+    const amounts = Object.entries(request.resources)
+    if (amounts.length === 0) throw new PlacementBackendError('usage', 'a claim must ask for at least one resource')
+    for (const [rc, amount] of amounts) {
+      assertName(rc, 'resource class')
+      if (!Number.isInteger(amount) || amount < 1) {
+        throw new PlacementBackendError('usage', `${rc} must be a whole number of at least 1, not ${amount}`)
+      }
+    }
+
+    for (const trait of [...request.requiredTraits, ...request.forbiddenTraits]) assertName(trait, 'trait')
+    for (const aggregate of request.memberOf.flat()) assertUuid(aggregate, 'aggregate')
+    const both = request.requiredTraits.filter((trait) => request.forbiddenTraits.includes(trait))
+    if (both.length > 0) throw new PlacementBackendError('usage', `traits both required and forbidden: ${both.join(', ')}`)
+
+    return {
+      resources: request.resources,
+      required: [
+        EC_HOST_TRAIT,
+        ...request.requiredTraits,
+        `!${DISABLED_TRAIT}`,
+        ...request.forbiddenTraits.map((trait) => `!${trait}`),
+      ],
+      memberOf: request.memberOf,
+      limit: this.settings.candidateLimit,
+    }
+  }
+
+  /** Every provider that is an ec host; none (rather than a 400) before the first host registered. */
+  private async ecHostProviders(): Promise<ResourceProvider[]> {
+    try {
+      return await this.client.listProviders({required: [EC_HOST_TRAIT]})
+    } catch (error) {
+      if (unknownTraitsIn(error)?.includes(EC_HOST_TRAIT)) return []
+      throw error
+    }
+  }
+
+  /** The host's name for a Claim; one listing refreshes the cache on a miss, and failure falls back to the id. */
+  private async hostName(hostId: string): Promise<string> {
+    if (!this.hostNames.has(hostId)) {
+      try {
+        for (const provider of await this.ecHostProviders()) {
+          this.hostNames.set(provider.uuid, provider.name)
+        }
+      } catch {
+        // The claim holds already; a missing name must not turn it into an error.
+      }
+    }
+
+    return this.hostNames.get(hostId) ?? hostId
+  }
+
+  private async consumerExists(consumerId: string, cause: PlacementApiError): Promise<PlacementBackendError> {
+    let where = ''
+    try {
+      const held = await this.allocations(consumerId)
+      const hosts = await Promise.all(Object.keys(held).map((hostId) => this.hostName(hostId)))
+      if (hosts.length > 0) where = ` on ${hosts.join(', ')}`
+    } catch {
+      // Naming the host is a courtesy; the conflict stands without it.
+    }
+
+    return new PlacementBackendError(
+      'conflict',
+      `consumer ${consumerId} already holds allocations${where}; release it before claiming again`,
+      {cause},
+    )
+  }
+}
+
+/** Progress for display only: a failing listener must not fail the claim. */
+function report(options: ClaimOptions, step: 'candidates' | 'claim', detail: string): void {
+  try {
+    options.onStep?.(step, detail)
+  } catch {
+    // ignored on purpose
+  }
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined, consumerId: string): void {
+  if (signal?.aborted) throw new PlacementBackendError('failure', `the claim for ${consumerId} was cancelled`, {cause: signal.reason})
+}
+
+function explainCandidateQueryError(error: unknown): unknown {
+  const unknown = unknownTraitsIn(error)
+  // CUSTOM_EC_HOST comes into being with the first host that registers.
+  if (unknown?.includes(EC_HOST_TRAIT)) return new PlacementBackendError('noCapacity', NO_HOST_REGISTERED, {cause: error})
+  if (unknown) {
+    return new PlacementBackendError(
+      'usage',
+      `Placement does not know the trait(s) ${unknown.join(', ')}: no host ever had them; check the spelling`,
+      {cause: error},
+    )
+  }
+
+  return badRequestAs(error, 'Placement rejected the request')
+}
+
+/** A 400 in the claim path means the request itself was wrong (say, a trait Placement does not know). */
+function badRequestAs(error: unknown, prefix: string): unknown {
+  if (error instanceof PlacementApiError && error.status === 400) {
+    return new PlacementBackendError('usage', `${prefix}: ${error.detail}`, {cause: error})
+  }
+
+  return error
+}
+
+function notFoundAs(error: unknown, message: string): unknown {
+  if (error instanceof PlacementApiError && error.status === 404) return new PlacementBackendError('notFound', message, {cause: error})
+  return error
+}

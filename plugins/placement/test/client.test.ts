@@ -1,0 +1,105 @@
+// The Placement client against a real Placement started by `ec up`.
+import {randomUUID} from 'node:crypto'
+
+import type {AxiosInstance} from 'axios'
+import {expect} from 'chai'
+
+import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
+import {freePorts} from '../../../test/helpers/ports.js'
+import {PlacementClient} from '../src/client.js'
+import {PlacementApiError} from '../src/errors.js'
+
+async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise
+  } catch (error) {
+    return error as Error & Record<string, unknown>
+  }
+
+  throw new Error('expected the promise to reject')
+}
+
+describe('PlacementClient', () => {
+  let controlPlane: TestControlPlane
+  let client: PlacementClient
+
+  before(async () => {
+    controlPlane = await startControlPlane()
+    client = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+  })
+
+  after(async () => {
+    client?.close()
+    await controlPlane?.stop()
+  })
+
+  it('negotiates the newest microversion it knows, once', async () => {
+    expect(await client.microversion()).to.deep.equal({major: 1, minor: 39})
+    expect(client.microversion()).to.equal(client.microversion())
+  })
+
+  it('sends the negotiated version on every request and asks the server for it only once', async () => {
+    const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+    const seen: {url?: string; version: unknown}[] = []
+    // The axios instance is private; the interceptor only observes what goes out.
+    ;(fresh as unknown as {http: AxiosInstance}).http.interceptors.request.use((config) => {
+      seen.push({url: config.url, version: config.headers['OpenStack-API-Version']})
+      return config
+    })
+    await Promise.all([fresh.listProviders(), fresh.listProviders(), fresh.getAllocations(randomUUID())])
+    expect(seen.filter((request) => request.url === '/')).to.have.length(1)
+    expect(seen.filter((request) => request.url !== '/').map((request) => request.version)).to.deep.equal([
+      'placement 1.39',
+      'placement 1.39',
+      'placement 1.39',
+    ])
+  })
+
+  it('parses Placement error documents into PlacementApiError', async () => {
+    const uuid = randomUUID()
+    const provider = await client.createProvider(uuid, `client-test-${uuid}`)
+    await client.setInventories(uuid, provider.generation, {VCPU: {total: 4}})
+    const error = await rejection(client.setInventories(uuid, provider.generation, {VCPU: {total: 8}}))
+    expect(error).to.be.instanceOf(PlacementApiError)
+    const apiError = error as unknown as PlacementApiError
+    expect(apiError.status).to.equal(409)
+    expect(apiError.code).to.equal('placement.concurrent_update')
+    expect(apiError.detail).to.equal('resource provider generation conflict')
+    expect(apiError.reason).to.equal('conflict')
+    expect(apiError.isGenerationConflict).to.equal(true)
+  })
+
+  it('reports a missing provider as notFound, or as undefined where absence is an answer', async () => {
+    const uuid = randomUUID()
+    expect(await client.getProvider(uuid)).to.equal(undefined)
+    const error = await rejection(client.getInventories(uuid))
+    expect(error).to.be.instanceOf(PlacementApiError)
+    expect(error.status).to.equal(404)
+    expect(error.reason).to.equal('notFound')
+  })
+
+  it('creates traits and resource classes idempotently', async () => {
+    await client.ensureTrait('CUSTOM_CLIENT_TEST')
+    await client.ensureTrait('CUSTOM_CLIENT_TEST')
+    await client.ensureResourceClass('CUSTOM_CLIENT_TEST')
+    await client.ensureResourceClass('CUSTOM_CLIENT_TEST')
+  })
+
+  it('says Placement does not answer, naming the URL, when nothing listens', async () => {
+    const [port] = await freePorts(1)
+    const url = `http://127.0.0.1:${port}`
+    const unreachable = new PlacementClient({url, token: 'admin', timeoutMs: 2000})
+    const error = await rejection(unreachable.listProviders())
+    expect(error.reason).to.equal('unavailable')
+    expect(error.message).to.equal(
+      `Placement at ${url} does not answer; start a local control plane with "ec up" or set placement.url (EC_PLACEMENT_URL)`,
+    )
+  })
+
+  it('refuses requests once closed', async () => {
+    const closing = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+    closing.close()
+    closing.close()
+    expect((await rejection(closing.listProviders())).reason).to.equal('failure')
+  })
+})
