@@ -13,8 +13,16 @@ export interface Progress {
 
 export type ProgressReporter = (progress: Progress) => void
 
-export interface ImageInfo {
+/** An image as core resolved it from --image: a URL or a local path, maybe with a checksum. */
+export interface ImageSource {
   /** What the user asked for: URL, path or configured name. */
+  ref: string
+  url?: string
+  path?: string
+  sha256?: string
+}
+
+export interface ImageInfo {
   ref: string
   path: string
   format: string
@@ -33,7 +41,7 @@ export interface GuestSpec {
   vcpus: number
   memoryMb: number
   diskGb: number
-  image: string
+  image: ImageSource
   diskStrategy?: DiskStrategy
   /** SMBIOS system fields, e.g. {serial: 'ds=nocloud-net;s=…'}. */
   smbios?: Record<string, string>
@@ -48,16 +56,22 @@ export interface PreparedDisk {
 
 export type GuestState = 'running' | 'paused' | 'shutoff' | 'crashed' | 'other'
 
+/** Guests ec owns on this host (the hypervisor may run others, which ec ignores). */
 export interface GuestSummary {
   id: string
   name: string
   state: GuestState
+  /** False when only the guest's files are left (disk, console log) and no domain: destroy() cleans them. */
+  defined: boolean
 }
 
 export interface HypervisorBackend extends Closable {
-  ensureImage(ref: string, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo>
+  /** Fetch (or find in the host's cache) and verify an image; concurrent calls share one download. */
+  ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo>
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk>
+  /** Define the guest; defining one that exists with the same id replaces its definition. */
   define(spec: GuestSpec, disk: PreparedDisk): Promise<void>
+  /** Start a defined guest; starting a running one is not an error. */
   start(id: string): Promise<void>
   /** Stop, undefine and remove disks and per-guest files. Idempotent; works on half-made guests. */
   destroy(id: string): Promise<void>

@@ -1,0 +1,85 @@
+import {join, resolve} from 'node:path'
+
+import type {ConfigSection, DiskStrategy} from 'ec/plugins'
+
+import {LibvirtBackendError} from './errors.js'
+
+export type VirtTypeSetting = 'auto' | 'kvm' | 'qemu'
+export type NetworkMode = 'user' | 'network' | 'bridge'
+
+/** The `libvirt:` section as core validated it. */
+export interface LibvirtSection {
+  uri: string
+  virtType: VirtTypeSetting
+  network: {mode: NetworkMode; name?: string}
+  diskStrategy: DiskStrategy
+  instancesDir?: string
+  imageCacheDir?: string
+}
+
+export type NetworkSettings = {mode: 'user'} | {mode: 'network' | 'bridge'; name: string}
+
+/** The section with every default filled in and every directory absolute. */
+export interface LibvirtSettings {
+  uri: string
+  virtType: VirtTypeSetting
+  network: NetworkSettings
+  diskStrategy: DiskStrategy
+  instancesDir: string
+  imageCacheDir: string
+}
+
+export const libvirtSection: ConfigSection = {
+  key: 'libvirt',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      uri: {type: 'string', minLength: 1},
+      virtType: {enum: ['auto', 'kvm', 'qemu']},
+      network: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['mode'],
+        properties: {
+          mode: {enum: ['user', 'network', 'bridge']},
+          name: {type: 'string', minLength: 1},
+        },
+        // A bridge has no sensible default name; a libvirt network does ("default").
+        if: {properties: {mode: {const: 'bridge'}}},
+        then: {required: ['mode', 'name']},
+      },
+      diskStrategy: {enum: ['overlay', 'copy', 'resize']},
+      instancesDir: {type: 'string', minLength: 1},
+      imageCacheDir: {type: 'string', minLength: 1},
+    },
+  },
+  // No name here: core merges sections key by key, and a default name would
+  // silently follow a switch to `bridge`.
+  defaults: () => ({uri: 'qemu:///system', virtType: 'auto', network: {mode: 'user'}, diskStrategy: 'overlay'}),
+  env: {
+    EC_LIBVIRT_URI: {key: 'uri', type: 'string'},
+  },
+}
+
+export function resolveSettings(section: Partial<LibvirtSection>, stateDir: string): LibvirtSettings {
+  const mode = section.network?.mode ?? 'user'
+  let network: NetworkSettings
+  if (mode === 'user') {
+    network = {mode}
+  } else {
+    const name = section.network?.name ?? (mode === 'network' ? 'default' : undefined)
+    // The schema already insists; this guards callers that skip core's validation.
+    if (!name) throw new LibvirtBackendError('config', 'libvirt.network.name is required when libvirt.network.mode is bridge: name the bridge')
+    network = {mode, name}
+  }
+
+  return {
+    uri: section.uri ?? 'qemu:///system',
+    virtType: section.virtType ?? 'auto',
+    network,
+    diskStrategy: section.diskStrategy ?? 'overlay',
+    instancesDir: resolve(section.instancesDir ?? join(stateDir, 'instances')),
+    imageCacheDir: resolve(section.imageCacheDir ?? join(stateDir, 'images')),
+  }
+}

@@ -1,0 +1,76 @@
+// A guest's root disk, made from its image in the instance directory:
+// `overlay` is a thin qcow2 on top of the cached image (fast, shares the
+// image), `copy` a standalone qcow2 (slower, independent of the cache).
+// Each is built under a temporary name and renamed, so a crash never leaves a
+// half-made disk where define() would pick it up.
+import {mkdir, rename, rm} from 'node:fs/promises'
+import {resolve} from 'node:path'
+
+import type {DiskStrategy, GuestSpec, ImageInfo, PreparedDisk, ProgressReporter} from 'ec/plugins'
+
+import {LibvirtBackendError, messageOf} from './errors.js'
+import {ToolFailedError} from './exec.js'
+import type {InstancePaths} from './naming.js'
+import {convertToQcow2, createOverlay, resize} from './qemu-img.js'
+
+export const GIB = 1024 ** 3
+
+export async function prepareDisk(
+  spec: GuestSpec,
+  image: ImageInfo,
+  strategy: DiskStrategy,
+  paths: InstancePaths,
+  report: ProgressReporter,
+): Promise<PreparedDisk> {
+  const sizeBytes = requestedSizeBytes(spec, image)
+  if (strategy === 'resize') {
+    throw new LibvirtBackendError('config', 'disk strategy "resize" (virt-resize) is not implemented yet; use overlay or copy')
+  }
+
+  const path = paths.disk(spec.id)
+  const building = path + '.building'
+  await mkdir(paths.dir(spec.id), {recursive: true})
+  await rm(building, {force: true})
+  report({phase: 'disk', percent: 0, message: `${strategy} of ${image.ref}`})
+  try {
+    if (strategy === 'overlay') {
+      // Absolute, so the overlay still finds its backing file whatever the working directory.
+      await createOverlay(resolve(image.path), image.format, building, sizeBytes)
+    } else {
+      await convertToQcow2(image.path, image.format, building, (percent) => report({phase: 'disk', percent: Math.floor(percent)}))
+      await resize(building, 'qcow2', sizeBytes)
+    }
+
+    await rename(building, path)
+  } catch (error) {
+    await rm(building, {force: true})
+    if (error instanceof ToolFailedError) {
+      const reason = /No space left|Disk quota/i.test(error.stderr) ? 'environment' : 'failure'
+      throw new LibvirtBackendError(reason, `could not prepare the disk of instance ${spec.id} from ${image.path}: ${messageOf(error)}`, {cause: error})
+    }
+
+    throw error
+  }
+
+  report({phase: 'disk', percent: 100})
+  return {path, format: 'qcow2', sizeGb: spec.diskGb}
+}
+
+/** The disk size in bytes (whole 512-byte sectors), refused when the image would not fit. */
+export function requestedSizeBytes(spec: GuestSpec, image: ImageInfo): number {
+  if (!(spec.diskGb > 0)) throw new LibvirtBackendError('config', `instance ${spec.id} asks for a ${spec.diskGb} GiB disk; ask for more than 0`)
+  const sizeBytes = Math.ceil((spec.diskGb * GIB) / 512) * 512
+  if (sizeBytes < image.virtualSizeBytes) {
+    const needed = Math.ceil(image.virtualSizeBytes / GIB)
+    throw new LibvirtBackendError(
+      'config',
+      `instance ${spec.id} asks for a ${spec.diskGb} GiB disk but image ${image.ref} is ${formatGib(image.virtualSizeBytes)} GiB; ask for at least ${needed} GiB`,
+    )
+  }
+
+  return sizeBytes
+}
+
+function formatGib(bytes: number): string {
+  return (bytes / GIB).toFixed(2).replace(/\.?0+$/, '')
+}

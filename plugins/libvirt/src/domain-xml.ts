@@ -1,0 +1,134 @@
+// The libvirt domain XML for a guest: a pure function of what the guest is
+// and how this host runs guests, so it can be tested without libvirt.
+import {createHash} from 'node:crypto'
+
+import type {GuestSpec, PreparedDisk} from 'ec/plugins'
+import {create} from 'xmlbuilder2'
+
+import type {NetworkSettings} from './config.js'
+import {LibvirtBackendError} from './errors.js'
+import {domainName} from './naming.js'
+import type {DomainType} from './virt-type.js'
+
+/** Namespace of ec's element under <metadata>; libvirt keeps one element per namespace. */
+export const EC_METADATA_NAMESPACE = 'http://ec.invalid/xmlns/libvirt/instance/1'
+
+/** The fields libvirt accepts under <sysinfo type='smbios'><system>. */
+export const SMBIOS_SYSTEM_FIELDS = ['manufacturer', 'product', 'version', 'serial', 'uuid', 'sku', 'family'] as const
+
+type XMLBuilder = ReturnType<typeof create>
+
+export interface DomainXmlInput {
+  spec: GuestSpec
+  disk: PreparedDisk
+  domainType: DomainType
+  network: NetworkSettings
+  /** Where libvirt (virtlogd) writes everything the guest prints on its serial console. */
+  consoleLogPath: string
+}
+
+export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}: DomainXmlInput): string {
+  const domain = create({version: '1.0'}).ele('domain', {type: domainType})
+  domain.ele('name').txt(domainName(spec.id))
+  domain.ele('uuid').txt(spec.id)
+  // libvirt refuses a title with a line break.
+  domain.ele('title').txt(spec.name.replaceAll(/[\r\n]+/g, ' '))
+  domain.ele('metadata').ele(EC_METADATA_NAMESPACE, 'ec:instance', {id: spec.id})
+  domain.ele('memory', {unit: 'MiB'}).txt(String(spec.memoryMb))
+  domain.ele('vcpu').txt(String(spec.vcpus))
+
+  const smbios = Object.entries(spec.smbios ?? {})
+  if (smbios.length > 0) {
+    const system = domain.ele('sysinfo', {type: 'smbios'}).ele('system')
+    for (const [name, value] of smbios) {
+      if (!(SMBIOS_SYSTEM_FIELDS as readonly string[]).includes(name)) {
+        throw new LibvirtBackendError('config', `SMBIOS field "${name}" is not one libvirt sets; use one of ${SMBIOS_SYSTEM_FIELDS.join(', ')}`)
+      }
+
+      system.ele('entry', {name}).txt(value)
+    }
+  }
+
+  const os = domain.ele('os')
+  os.ele('type').txt('hvm')
+  os.ele('boot', {dev: 'hd'})
+  if (smbios.length > 0) os.ele('smbios', {mode: 'sysinfo'})
+
+  const features = domain.ele('features')
+  features.ele('acpi') // without ACPI a guest ignores a graceful shutdown
+  features.ele('apic')
+  if (domainType === 'kvm') domain.ele('cpu', {mode: 'host-passthrough'})
+  domain.ele('clock', {offset: 'utc'})
+  domain.ele('on_poweroff').txt('destroy')
+  domain.ele('on_reboot').txt('restart')
+  domain.ele('on_crash').txt('destroy')
+
+  const devices = domain.ele('devices')
+  addDisk(devices, {device: 'disk', format: disk.format, path: disk.path, dev: 'vda', bus: 'virtio'})
+  let virtioDisks = 1
+  let cdroms = 0
+  for (const attachment of spec.attachments ?? []) {
+    // Attachments are config drives and seed images: raw, and a cdrom is read-only.
+    if (attachment.type === 'cdrom') {
+      addDisk(devices, {device: 'cdrom', format: 'raw', path: attachment.path, dev: 'sd' + driveLetters(cdroms++), bus: 'sata', readonly: true})
+    } else {
+      addDisk(devices, {device: 'disk', format: 'raw', path: attachment.path, dev: 'vd' + driveLetters(virtioDisks++), bus: 'virtio'})
+    }
+  }
+
+  addInterface(devices, network, spec.id)
+
+  const serial = devices.ele('serial', {type: 'pty'})
+  // virtlogd writes the log (and rotates it), so it fills even when nobody is attached.
+  serial.ele('log', {file: consoleLogPath, append: 'on'})
+  serial.ele('target', {port: '0'})
+  devices.ele('console', {type: 'pty'}).ele('target', {type: 'serial', port: '0'})
+  // Cloud images block early boot on entropy without one.
+  devices.ele('rng', {model: 'virtio'}).ele('backend', {model: 'random'}).txt('/dev/urandom')
+
+  return domain.end({prettyPrint: true, headless: true})
+}
+
+/** The <title> of a domain's XML (ec keeps the instance's name there), or '' without one. */
+export function readDomainTitle(xml: string): string {
+  const title = create(xml).find((node) => node.node.nodeName === 'title', false, true)
+  return title?.node.textContent ?? ''
+}
+
+/** A MAC address that stays the same for an instance across redefinitions (libvirt's 52:54:00 prefix). */
+export function stableMacAddress(id: string): string {
+  const bytes = createHash('sha256').update(id).digest().subarray(0, 3)
+  return ['52', '54', '00', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':')
+}
+
+/** Disk name suffixes as libvirt counts them: a…z, aa…az, … */
+export function driveLetters(index: number): string {
+  let letters = ''
+  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) letters = String.fromCodePoint(97 + ((n - 1) % 26)) + letters
+  return letters
+}
+
+interface DiskDevice {
+  device: 'disk' | 'cdrom'
+  format: string
+  path: string
+  dev: string
+  bus: 'virtio' | 'sata'
+  readonly?: boolean
+}
+
+function addDisk(devices: XMLBuilder, disk: DiskDevice): void {
+  const element = devices.ele('disk', {type: 'file', device: disk.device})
+  element.ele('driver', {name: 'qemu', type: disk.format})
+  element.ele('source', {file: disk.path})
+  element.ele('target', {dev: disk.dev, bus: disk.bus})
+  if (disk.readonly) element.ele('readonly')
+}
+
+function addInterface(devices: XMLBuilder, network: NetworkSettings, id: string): void {
+  const nic = devices.ele('interface', {type: network.mode})
+  nic.ele('mac', {address: stableMacAddress(id)})
+  if (network.mode === 'network') nic.ele('source', {network: network.name})
+  if (network.mode === 'bridge') nic.ele('source', {bridge: network.name})
+  nic.ele('model', {type: 'virtio'})
+}

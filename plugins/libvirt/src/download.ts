@@ -1,0 +1,80 @@
+// Downloads one URL to a file: streamed to a temporary file beside it, hashed
+// on the way, and renamed into place only when complete and (if a checksum was
+// given) verified — so a reader never sees a partial or wrong file.
+import {createHash, randomBytes} from 'node:crypto'
+import {createWriteStream} from 'node:fs'
+import {rename, rm} from 'node:fs/promises'
+import {Readable, Transform} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import type {ReadableStream as WebReadableStream} from 'node:stream/web'
+
+import {LibvirtBackendError, messageOf} from './errors.js'
+
+export interface DownloadOptions {
+  /** Expected sha256 (hex); a mismatch fails the download and leaves nothing behind. */
+  sha256?: string
+  signal?: AbortSignal
+  /** Whole percents, each at most once; only when the server sends a length. */
+  onPercent?: (percent: number) => void
+}
+
+export interface Downloaded {
+  sha256: string
+  bytes: number
+}
+
+export async function download(url: string, path: string, options: DownloadOptions = {}): Promise<Downloaded> {
+  const {signal, onPercent} = options
+  let response: Response
+  try {
+    response = await fetch(url, {signal, redirect: 'follow'})
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason
+    const cause = (error as {cause?: unknown}).cause
+    throw new LibvirtBackendError('unavailable', `could not download ${url}: ${messageOf(cause ?? error)}`, {cause: error})
+  }
+
+  if (!response.ok || !response.body) {
+    await response.body?.cancel()
+    const reason = response.status === 404 || response.status === 410 ? 'notFound' : 'unavailable'
+    throw new LibvirtBackendError(reason, `could not download ${url}: the server answered HTTP ${response.status} ${response.statusText}`)
+  }
+
+  const total = Number(response.headers.get('content-length') ?? 0)
+  const hash = createHash('sha256')
+  let bytes = 0
+  let lastPercent = -1
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      bytes += chunk.length
+      if (total > 0 && onPercent) {
+        const percent = Math.min(100, Math.floor((bytes * 100) / total))
+        if (percent !== lastPercent) onPercent((lastPercent = percent))
+      }
+
+      callback(null, chunk)
+    },
+  })
+
+  const partial = `${path}.part-${process.pid}-${randomBytes(4).toString('hex')}`
+  try {
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(partial), {signal})
+    const sha256 = hash.digest('hex')
+    if (options.sha256 && options.sha256.toLowerCase() !== sha256) {
+      throw new LibvirtBackendError('config', `${url} has sha256 ${sha256}, not the expected ${options.sha256}; check the image's checksum or URL`)
+    }
+
+    await rename(partial, path)
+    return {sha256, bytes}
+  } catch (error) {
+    await rm(partial, {force: true})
+    if (signal?.aborted) throw signal.reason
+    if (error instanceof LibvirtBackendError) throw error
+    if (['ENOSPC', 'EACCES', 'EROFS', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+      throw new LibvirtBackendError('environment', `could not store ${url} at ${path}: ${messageOf(error)}`, {cause: error})
+    }
+
+    throw new LibvirtBackendError('unavailable', `downloading ${url} failed after ${bytes} bytes: ${messageOf(error)}`, {cause: error})
+  }
+}

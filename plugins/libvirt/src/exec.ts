@@ -1,0 +1,71 @@
+// Runs the command-line tools this backend needs (qemu-img, virsh) with
+// argument arrays — never a shell — and turns a missing binary into a
+// `missingDependency` error that names the Debian package.
+import {spawn} from 'node:child_process'
+
+import {LibvirtBackendError} from './errors.js'
+
+export interface Tool {
+  command: string
+  /** The Debian package that installs it. */
+  debianPackage: string
+}
+
+export interface RunOptions {
+  timeoutMs?: number
+  /** Sees stdout as it arrives (progress output). */
+  onStdout?: (chunk: string) => void
+}
+
+/** The tool ran and exited non-zero; callers decide what that means. */
+export class ToolFailedError extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`${command} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${firstLine(stderr) || 'no error output'}`)
+    this.name = 'ToolFailedError'
+  }
+}
+
+export async function runTool(tool: Tool, args: string[], options: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool.command, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            child.kill('SIGKILL')
+          }, options.timeoutMs)
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      options.onStdout?.(chunk)
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      if (error.code === 'ENOENT') {
+        reject(new LibvirtBackendError('missingDependency', `${tool.command} is not installed; install Debian's ${tool.debianPackage} (apt-get install ${tool.debianPackage})`, {cause: error}))
+      } else {
+        reject(error)
+      }
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (timedOut) reject(new ToolFailedError(tool.command, null, `no answer within ${options.timeoutMs! / 1000} s`))
+      else if (code === 0) resolve(stdout)
+      else reject(new ToolFailedError(tool.command, code, stderr))
+    })
+  })
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? ''
+}

@@ -1,0 +1,226 @@
+// The libvirt hypervisor backend: images and disks on this host's disk,
+// guests as libvirt domains named `ec-<id>`. ec touches no other domain.
+import {mkdir, readdir, readFile, rm} from 'node:fs/promises'
+
+import type {
+  GuestSpec,
+  GuestSummary,
+  HypervisorBackend,
+  ImageInfo,
+  ImageSource,
+  Logger,
+  PreparedDisk,
+  ProgressReporter,
+  ServiceHealth,
+} from 'ec/plugins'
+
+import {type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
+import {LibvirtConnection, type Hypervisor} from './connection.js'
+import {prepareDisk} from './disks.js'
+import {toGuestState} from './domain-state.js'
+import {buildDomainXml, readDomainTitle} from './domain-xml.js'
+import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
+import {ToolFailedError} from './exec.js'
+import {ImageStore} from './image-store.js'
+import {assertInstanceId, domainName, instanceIdOf, InstancePaths, isInstanceId} from './naming.js'
+import {leasedAddresses, libvirtVersion, undefineWithState} from './virsh.js'
+import {chooseDomainType, type DomainType, isTestUri, readHostFacts} from './virt-type.js'
+
+type Domain = Awaited<ReturnType<Hypervisor['domainLookupByName']>>
+
+const ALREADY_RUNNING = /already (running|active)/i
+const NOT_RUNNING = /not running|domain is not active/i
+
+export class LibvirtHypervisor implements HypervisorBackend {
+  readonly paths: InstancePaths
+  private readonly images: ImageStore
+  private version?: Promise<string | undefined>
+
+  constructor(
+    readonly settings: LibvirtSettings,
+    readonly domainType: DomainType,
+    private readonly connection: LibvirtConnection = new LibvirtConnection(settings.uri),
+  ) {
+    this.paths = new InstancePaths(settings.instancesDir)
+    this.images = new ImageStore(settings.imageCacheDir)
+  }
+
+  static async create(section: Partial<LibvirtSection>, stateDir: string, log?: Logger): Promise<LibvirtHypervisor> {
+    const settings = resolveSettings(section, stateDir)
+    const choice = chooseDomainType(settings.virtType, settings.uri, await readHostFacts())
+    log?.info(`libvirt: guests are <domain type='${choice.type}'>: ${choice.why}`)
+    return new LibvirtHypervisor(settings, choice.type)
+  }
+
+  ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo> {
+    return this.images.ensure(source, report, signal)
+  }
+
+  prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {
+    return prepareDisk(spec, image, spec.diskStrategy ?? this.settings.diskStrategy, this.paths, report)
+  }
+
+  async define(spec: GuestSpec, disk: PreparedDisk): Promise<void> {
+    const xml = buildDomainXml({
+      spec,
+      disk,
+      domainType: this.domainType,
+      network: this.settings.network,
+      consoleLogPath: this.paths.consoleLog(spec.id),
+    })
+    // virtlogd creates the console log but not the directory it goes in.
+    await mkdir(this.paths.dir(spec.id), {recursive: true})
+    try {
+      await this.connection.run((hypervisor) => hypervisor.domainDefineXML(xml))
+    } catch (error) {
+      throw this.defineFailure(spec.id, error)
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    assertInstanceId(id)
+    await this.withLibvirt(`start ${domainName(id)}`, async (hypervisor) => {
+      const domain = await this.lookup(hypervisor, id)
+      if (!domain) throw new LibvirtBackendError('notFound', `no guest ${domainName(id)} is defined on ${this.settings.uri}; define it before starting it`)
+      try {
+        const {state} = await domain.getInfo()
+        const guestState = toGuestState(state)
+        if (guestState === 'running') return
+        if (guestState === 'paused') await domain.resume()
+        else await domain.create()
+      } catch (error) {
+        if (!ALREADY_RUNNING.test(messageOf(error))) throw error
+      }
+    })
+  }
+
+  async destroy(id: string): Promise<void> {
+    assertInstanceId(id)
+    await this.withLibvirt(`remove ${domainName(id)}`, async (hypervisor) => {
+      const domain = await this.lookup(hypervisor, id)
+      if (domain) await this.removeDomain(domain, id)
+    })
+    // Files go last: if libvirt failed, a retry still finds everything to clean up.
+    await rm(this.paths.dir(id), {recursive: true, force: true})
+  }
+
+  async list(): Promise<GuestSummary[]> {
+    return this.withLibvirt('list domains', async (hypervisor) => {
+      const guests: GuestSummary[] = []
+      for (const domain of await hypervisor.connectListAllDomains()) {
+        try {
+          const id = instanceIdOf(await domain.getName())
+          if (!id) continue
+          const {state} = await domain.getInfo()
+          guests.push({id, name: readDomainTitle(await domain.getXMLDesc()), state: toGuestState(state), defined: true})
+        } catch (error) {
+          if (!isDomainNotFound(error)) throw error // one undefined meanwhile is simply gone
+        }
+      }
+
+      // Files without a domain: a crash between disk and define, or a domain lost outside ec.
+      const known = new Set(guests.map((g) => g.id))
+      for (const id of await this.instanceDirIds()) {
+        if (!known.has(id)) guests.push({id, name: '', state: 'shutoff', defined: false})
+      }
+
+      return guests
+    })
+  }
+
+  private async instanceDirIds(): Promise<string[]> {
+    try {
+      return (await readdir(this.paths.instancesDir)).filter((entry) => isInstanceId(entry))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw error
+    }
+  }
+
+  async consoleLog(id: string): Promise<string> {
+    try {
+      return await readFile(this.paths.consoleLog(id), 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ''
+      throw error
+    }
+  }
+
+  async guestAddresses(id: string): Promise<string[]> {
+    assertInstanceId(id)
+    // Only a libvirt network hands out (and so knows) addresses; test:/// state is private to our connection.
+    if (this.settings.network.mode !== 'network' || isTestUri(this.settings.uri)) return []
+    try {
+      return await leasedAddresses(this.settings.uri, domainName(id))
+    } catch (error) {
+      if (error instanceof ToolFailedError) return [] // no such domain, or the network is down: nothing known
+      throw error
+    }
+  }
+
+  async health(): Promise<ServiceHealth> {
+    const endpoint = this.settings.uri
+    try {
+      await this.connection.run((hypervisor) => hypervisor.connectGetHostname())
+    } catch (error) {
+      return {ok: false, endpoint, detail: messageOf(error)}
+    }
+
+    this.version ??= libvirtVersion(endpoint).catch(() => undefined)
+    return {ok: true, endpoint, version: await this.version}
+  }
+
+  close(): Promise<void> {
+    return this.connection.close()
+  }
+
+  /** Run on the connection; whatever escapes unclassified becomes one line saying what ec was doing. */
+  private async withLibvirt<T>(doing: string, call: (hypervisor: Hypervisor) => Promise<T>): Promise<T> {
+    try {
+      return await this.connection.run(call)
+    } catch (error) {
+      throw libvirtFailure(doing, error)
+    }
+  }
+
+  private async lookup(hypervisor: Hypervisor, id: string): Promise<Domain | undefined> {
+    try {
+      return await hypervisor.domainLookupByName(domainName(id))
+    } catch (error) {
+      if (isDomainNotFound(error)) return undefined
+      throw error
+    }
+  }
+
+  /** Stop (if running) and undefine; each step tolerates the domain vanishing or already being in the target state. */
+  private async removeDomain(domain: Domain, id: string): Promise<void> {
+    try {
+      await domain.destroy()
+    } catch (error) {
+      if (!NOT_RUNNING.test(messageOf(error)) && !isDomainNotFound(error)) throw error
+    }
+
+    try {
+      await domain.undefine()
+    } catch (error) {
+      if (isDomainNotFound(error)) return // transient: destroying it removed it
+      // The binding's undefine takes no flags; virsh's drops managed save, snapshots, NVRAM and TPM state too.
+      if (isTestUri(this.settings.uri)) throw error
+      await undefineWithState(this.settings.uri, domainName(id))
+    }
+  }
+
+  private defineFailure(id: string, error: unknown): Error {
+    if (error instanceof LibvirtBackendError) return error
+    const message = messageOf(error)
+    if (/already exists with uuid/i.test(message)) {
+      return new LibvirtBackendError('conflict', `libvirt already has a domain ${domainName(id)} with another UUID; ec did not make it: ${message}`, {cause: error})
+    }
+
+    if (/domaintype=|emulator .* does not support|could not find capabilities/i.test(message)) {
+      return new LibvirtBackendError('config', `libvirt cannot run <domain type='${this.domainType}'> guests on ${this.settings.uri}: ${message}; set libvirt.virtType`, {cause: error})
+    }
+
+    return libvirtFailure(`define ${domainName(id)}`, error)
+  }
+}

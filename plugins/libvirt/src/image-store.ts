@@ -1,0 +1,206 @@
+// Finds images: a local path is checked where it is; an http(s) URL is
+// downloaded once into the cache directory, keyed by a hash of the URL, and
+// every concurrent request for it waits on that one download.
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import type {ImageInfo, ImageSource, ProgressReporter} from 'ec/plugins'
+
+import {LibvirtBackendError, messageOf} from './errors.js'
+import {download} from './download.js'
+import {ToolFailedError} from './exec.js'
+import {imageInfo} from './qemu-img.js'
+
+/** What the cache records beside each downloaded image. */
+interface CacheRecord {
+  url: string
+  sha256: string
+  bytes: number
+}
+
+interface SharedDownload {
+  done: Promise<CacheRecord>
+  reporters: Set<ProgressReporter>
+  /** Callers still waiting; when the last one gives up, the download stops. */
+  waiting: number
+  controller: AbortController
+}
+
+export class ImageStore {
+  private readonly downloads = new Map<string, SharedDownload>()
+
+  constructor(readonly cacheDir: string) {}
+
+  async ensure(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo> {
+    signal?.throwIfAborted()
+    if (source.path) return this.local(source, resolve(source.path))
+    if (source.url?.startsWith('file:')) return this.local(source, fileURLToPath(source.url))
+    if (source.url && /^https?:\/\//i.test(source.url)) return this.cached(source, source.url, report, signal)
+    if (source.url) throw new LibvirtBackendError('config', `image ${source.ref}: ${source.url} is neither an http(s) URL nor a file; give a URL or a path`)
+    throw new LibvirtBackendError('config', `image ${source.ref} has neither a path nor a URL`)
+  }
+
+  /** Where the cache keeps the image downloaded from `url`. */
+  pathFor(url: string): string {
+    return join(this.cacheDir, cacheKey(url) + '.img')
+  }
+
+  private async local(source: ImageSource, path: string): Promise<ImageInfo> {
+    const stats = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new LibvirtBackendError('notFound', `image file ${path} does not exist`)
+      throw new LibvirtBackendError('environment', `cannot read image file ${path}: ${error.message}`)
+    })
+    if (!stats.isFile()) throw new LibvirtBackendError('config', `image ${path} is not a file`)
+    const info = await describe(source.ref, path)
+    if (source.sha256) {
+      const actual = await sha256Of(path)
+      if (actual !== source.sha256.toLowerCase()) {
+        throw new LibvirtBackendError('config', `image file ${path} has sha256 ${actual}, not the expected ${source.sha256}; check the checksum or the file`)
+      }
+
+      info.sha256 = actual
+    }
+
+    return info
+  }
+
+  private async cached(source: ImageSource, url: string, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo> {
+    const path = this.pathFor(url)
+    const wanted = source.sha256?.toLowerCase()
+    let record = await this.readRecord(url)
+    if (record && wanted && record.sha256 !== wanted) {
+      // Overlays of running guests read the cached file: it is never replaced under them.
+      throw new LibvirtBackendError(
+        'conflict',
+        `the cached copy of ${url} (${path}) has sha256 ${record.sha256}, not the expected ${source.sha256}; once no guest uses it, delete it to download the image again`,
+      )
+    }
+
+    if (!record) {
+      report({phase: 'image', percent: 0, message: `downloading ${url}`})
+      record = await this.shared(url, wanted, report, signal)
+      // A download another caller started was checked against that caller's checksum.
+      if (wanted && record.sha256 !== wanted) {
+        throw new LibvirtBackendError('config', `${url} has sha256 ${record.sha256}, not the expected ${source.sha256}; check the image's checksum or URL`)
+      }
+    }
+
+    report({phase: 'image', percent: 100})
+    const info = await describe(source.ref, path)
+    info.sha256 = record.sha256
+    return info
+  }
+
+  private shared(url: string, sha256: string | undefined, report: ProgressReporter, signal?: AbortSignal): Promise<CacheRecord> {
+    const key = cacheKey(url)
+    let entry = this.downloads.get(key)
+    if (!entry) {
+      const started: SharedDownload = {reporters: new Set(), waiting: 0, controller: new AbortController(), done: undefined!}
+      started.done = this.fetch(url, sha256, started).finally(() => {
+        if (this.downloads.get(key) === started) this.downloads.delete(key)
+      })
+      started.done.catch(() => {}) // each waiter handles the failure; an abandoned one must not go unhandled
+      this.downloads.set(key, started)
+      entry = started
+    }
+
+    const joined = entry
+    joined.reporters.add(report)
+    joined.waiting++
+    return new Promise((resolve, reject) => {
+      const leave = () => {
+        joined.reporters.delete(report)
+        signal?.removeEventListener('abort', onAbort)
+      }
+
+      const onAbort = () => {
+        leave()
+        reject(signal!.reason)
+        if (--joined.waiting === 0) {
+          this.downloads.delete(key) // nobody may join a download that is being stopped
+          joined.controller.abort(signal!.reason)
+        }
+      }
+
+      signal?.addEventListener('abort', onAbort, {once: true})
+      joined.done.then(
+        (record) => {
+          leave()
+          resolve(record)
+        },
+        (error: unknown) => {
+          leave()
+          reject(error)
+        },
+      )
+    })
+  }
+
+  private async fetch(url: string, sha256: string | undefined, entry: SharedDownload): Promise<CacheRecord> {
+    await mkdir(this.cacheDir, {recursive: true})
+    const path = this.pathFor(url)
+    const recordPath = path.replace(/\.img$/, '.json')
+    // The record is written last: an image without one (a crash in between) is downloaded again.
+    const downloaded = await download(url, path, {
+      sha256,
+      signal: entry.controller.signal,
+      onPercent(percent) {
+        for (const reporter of entry.reporters) reporter({phase: 'image', percent})
+      },
+    })
+    const record: CacheRecord = {url, ...downloaded}
+    await writeFile(recordPath + '.tmp', JSON.stringify(record) + '\n')
+    await rename(recordPath + '.tmp', recordPath)
+    return record
+  }
+
+  private async readRecord(url: string): Promise<CacheRecord | undefined> {
+    const path = this.pathFor(url)
+    try {
+      const record = JSON.parse(await readFile(path.replace(/\.img$/, '.json'), 'utf8')) as CacheRecord
+      await stat(path)
+      return record.url === url ? record : undefined
+    } catch {
+      return undefined
+    }
+  }
+}
+
+function cacheKey(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 32)
+}
+
+/**
+ * Format and virtual size as qemu-img sees them. qemu-img calls any file a
+ * raw image, so an empty raw file or one whose size is not whole 512-byte
+ * sectors is taken for what it most likely is: not a disk image at all.
+ */
+async function describe(ref: string, path: string): Promise<ImageInfo> {
+  let info
+  try {
+    info = await imageInfo(path)
+  } catch (error) {
+    if (error instanceof ToolFailedError) {
+      throw new LibvirtBackendError('config', `image ${path} is not a disk image qemu-img can read: ${messageOf(error)}`, {cause: error})
+    }
+
+    throw error
+  }
+
+  // qemu-img rounds a raw file's virtual size up to whole sectors: the file's own size tells.
+  const {size} = await stat(path)
+  if (info.format === 'raw' && (size === 0 || size % 512 !== 0)) {
+    throw new LibvirtBackendError('config', `image ${path} is not a disk image (qemu-img sees raw data of ${size} bytes, not whole 512-byte sectors)`)
+  }
+
+  return {ref, path, format: info.format, virtualSizeBytes: info.virtualSizeBytes}
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}

@@ -1,0 +1,82 @@
+// Against the host's real libvirtd (qemu:///system): images, disks and a
+// domain definition. Nothing is started — booting guests comes later.
+import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {resolveSettings} from '../src/config.js'
+import {LibvirtHypervisor} from '../src/hypervisor.js'
+import {readHostFacts} from '../src/virt-type.js'
+import {guestSpec, makeQcow2, only, parseXml, qemuImgInfo, rejection, scratchDir} from './helpers.js'
+
+const URI = 'qemu:///system'
+
+function virsh(...args: string[]): string {
+  return execFileSync('virsh', ['--quiet', '--connect', URI, ...args], {encoding: 'utf8'})
+}
+
+describe('libvirt backend on qemu:///system', () => {
+  let scratch: Awaited<ReturnType<typeof scratchDir>>
+  let backend: LibvirtHypervisor
+
+  beforeEach(async () => {
+    scratch = await scratchDir()
+    backend = await LibvirtHypervisor.create({uri: URI}, scratch.path)
+  })
+  afterEach(async () => {
+    await backend.close()
+    await scratch.remove()
+  })
+
+  it('picks TCG inside a VM', async function () {
+    if (!(await readHostFacts()).cpuFlags.has('hypervisor')) this.skip()
+    expect(backend.domainType).to.equal('qemu')
+  })
+
+  it('defines a guest on an overlay disk and undefines it with its files', async () => {
+    const basePath = join(scratch.path, 'base.qcow2')
+    makeQcow2(basePath, '64M')
+    const seedPath = join(scratch.path, 'seed.iso')
+    makeQcow2(seedPath, '1M') // define never opens it; only the path matters
+    const spec = guestSpec({
+      name: 'overlay guest',
+      diskGb: 1,
+      image: {ref: 'base', path: basePath},
+      smbios: {serial: 'ds=nocloud'},
+      attachments: [{type: 'cdrom', path: seedPath}],
+    })
+    try {
+      const image = await backend.ensureImage(spec.image, () => {})
+      const disk = await backend.prepareDisk(spec, image, () => {})
+      expect(qemuImgInfo(disk.path)['backing-filename']).to.equal(basePath)
+
+      await backend.define(spec, disk)
+      expect(await backend.list()).to.deep.include({id: spec.id, name: 'overlay guest', state: 'shutoff'})
+      const domain = parseXml(virsh('dumpxml', `ec-${spec.id}`))
+      expect(domain.getAttribute('type')).to.equal('qemu')
+      const files = [...domain.getElementsByTagName('disk')].map((d) => only(d, 'source').getAttribute('file'))
+      expect(files).to.deep.equal([disk.path, seedPath])
+      expect(only(only(domain, 'serial'), 'log').getAttribute('file')).to.equal(join(scratch.path, 'instances', spec.id, 'console.log'))
+      expect(only(only(domain, 'system'), 'entry').textContent).to.equal('ds=nocloud')
+
+      await backend.destroy(spec.id)
+      expect((await backend.list()).map((guest) => guest.id)).to.not.include(spec.id)
+      expect(existsSync(join(scratch.path, 'instances', spec.id))).to.equal(false)
+      expect(existsSync(basePath), 'the image stays').to.equal(true)
+    } finally {
+      await backend.destroy(spec.id)
+    }
+  })
+
+  it('gives notFound for a missing image path', async () => {
+    const error = await rejection(backend.ensureImage({ref: 'gone', path: join(scratch.path, 'gone.qcow2')}, () => {}))
+    expect(error.reason).to.equal('notFound')
+  })
+
+  it('reports health with the daemon version', async () => {
+    const health = await backend.health()
+    expect(health).to.include({ok: true, endpoint: URI})
+    expect(health.version).to.match(/^libvirt \d+\.\d+\.\d+, QEMU \d+/)
+  })
+})
