@@ -95,4 +95,9 @@ export interface Closable {
  */
 export interface BackendError extends Error {
   reason: FailureReason
+  /**
+   * True when the request certainly had no effect (the connection was
+   * refused), so the caller need not undo it. Absent means "unknown".
+   */
+  notApplied?: boolean
 }

@@ -57,6 +57,8 @@ export interface ClaimOptions {
   projectId?: string
   userId?: string
   signal?: AbortSignal
+  /** Told when candidates arrive and when a claim is attempted, for progress display. */
+  onStep?(step: 'candidates' | 'claim', detail: string): void
 }
 
 export interface SchedulerBackend extends Closable {

@@ -3,6 +3,8 @@
 import type {BackendError, FailureReason} from 'ec/plugins'
 
 export class PlacementBackendError extends Error implements BackendError {
+  notApplied?: boolean
+
   constructor(
     readonly reason: FailureReason,
     message: string,
@@ -106,11 +108,14 @@ const UNREACHABLE_CODES = new Set([
 ])
 
 export function unavailableError(url: string, cause?: unknown): PlacementBackendError {
-  return new PlacementBackendError(
+  const error = new PlacementBackendError(
     'unavailable',
     `Placement at ${url} does not answer; start a local control plane with "ec up" or set placement.url (EC_PLACEMENT_URL)`,
     {cause},
   )
+  // A refused connection sent nothing: whatever was asked did not happen.
+  error.notApplied = (cause as {code?: unknown} | undefined)?.code === 'ECONNREFUSED'
+  return error
 }
 
 /** Turn a transport failure (no HTTP answer) into one line that names the URL and what to do. */
