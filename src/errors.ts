@@ -13,6 +13,7 @@ export const ExitCode = {
   missingDependency: 8, // a binary or system package is not installed
   environment: 9, // the machine is in the way: a port in use, a directory not writable
   serviceFailed: 10, // a service ec started exited or never became healthy
+  instanceFailed: 11, // the instance ended in ERROR; its record says why
 } as const
 
 export type FailureReason = Exclude<keyof typeof ExitCode, 'ok'>

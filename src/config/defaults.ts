@@ -1,4 +1,4 @@
-import {homedir} from 'node:os'
+import {homedir, hostname} from 'node:os'
 import {join} from 'node:path'
 
 import type {BackendKind, ControlPlaneAddress} from '../plugins/backend.js'
@@ -10,10 +10,53 @@ export interface ControlPlaneConfig {
   startTimeoutSeconds: number
 }
 
+export interface ComputeConfig {
+  /** The host's name in Placement; default: the machine's hostname. */
+  hostName: string
+  /** Builds and deletes that run at once; the rest wait in line. */
+  workers: number
+  leaseTtlSeconds: number
+  /** On SIGTERM, how long in-flight work may finish before it is abandoned (and resumed on restart). */
+  shutdownGraceSeconds: number
+  traits: string[]
+  reserved: Record<string, number>
+  allocationRatio: Record<string, number>
+  /** Advertise these amounts instead of what the machine measures (tests, or to hold capacity back). */
+  inventory: Record<string, number>
+}
+
+export interface SchedulingConfig {
+  /** A PENDING record older than this lost its `ec instance create`: it is stale. */
+  pendingTimeoutSeconds: number
+  /** How long `ec instance delete` waits for a live host to tear an instance down. */
+  deleteTimeoutSeconds: number
+  /** How long `ec instance create --wait` waits for ACTIVE. */
+  waitTimeoutSeconds: number
+}
+
+export interface FlavorConfig {
+  vcpus: number
+  memoryMb: number
+  diskGb: number
+  resources?: Record<string, number>
+  traits?: string[]
+  forbiddenTraits?: string[]
+}
+
+export interface ImageConfig {
+  url?: string
+  path?: string
+  sha256?: string
+}
+
 export interface CoreConfig {
   backends: Record<BackendKind, string>
   stateDir: string
   controlPlane: ControlPlaneConfig
+  compute: ComputeConfig
+  scheduling: SchedulingConfig
+  flavors: Record<string, FlavorConfig>
+  images: Record<string, ImageConfig>
 }
 
 /** `$XDG_STATE_HOME/ec`, else `~/.local/state/ec` (the XDG default). */
@@ -34,6 +77,23 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       placement: {port: 8778},
       startTimeoutSeconds: 60,
     },
+    compute: {
+      hostName: hostname(),
+      workers: 8,
+      leaseTtlSeconds: 10,
+      shutdownGraceSeconds: 30,
+      traits: [],
+      reserved: {MEMORY_MB: 512},
+      allocationRatio: {VCPU: 4, MEMORY_MB: 1, DISK_GB: 1},
+      inventory: {},
+    },
+    scheduling: {pendingTimeoutSeconds: 120, deleteTimeoutSeconds: 120, waitTimeoutSeconds: 900},
+    flavors: {
+      tiny: {vcpus: 1, memoryMb: 256, diskGb: 1},
+      small: {vcpus: 1, memoryMb: 1024, diskGb: 10},
+      medium: {vcpus: 2, memoryMb: 4096, diskGb: 40},
+    },
+    images: {},
   }
 }
 

@@ -3,6 +3,12 @@
 import type {JsonSchema} from '../plugins/backend.js'
 
 const port = {type: 'integer', minimum: 1, maximum: 65_535}
+const positive = {type: 'integer', minimum: 1}
+export const RESOURCE_CLASS = '^[A-Z][A-Z0-9_]*$'
+export const TRAIT = '^[A-Z][A-Z0-9_]*$'
+const NAME = '^[A-Za-z0-9][A-Za-z0-9._-]*$'
+const trait = {type: 'string', pattern: TRAIT}
+const amounts = {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'integer', minimum: 0}}}
 
 export const coreSchema = {
   backends: {
@@ -32,6 +38,64 @@ export const coreSchema = {
         properties: {port},
       },
       startTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
+    },
+  },
+  compute: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      hostName: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$'},
+      workers: {type: 'integer', minimum: 1, maximum: 256},
+      leaseTtlSeconds: {type: 'integer', minimum: 2},
+      shutdownGraceSeconds: {type: 'number', minimum: 0},
+      traits: {type: 'array', items: trait},
+      reserved: amounts,
+      allocationRatio: {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'number', exclusiveMinimum: 0}}},
+      inventory: amounts,
+    },
+  },
+  scheduling: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      pendingTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
+      deleteTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
+      waitTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
+    },
+  },
+  flavors: {
+    type: 'object',
+    additionalProperties: false,
+    patternProperties: {
+      [NAME]: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['vcpus', 'memoryMb', 'diskGb'],
+        properties: {
+          vcpus: positive,
+          memoryMb: positive,
+          diskGb: positive,
+          resources: amounts,
+          traits: {type: 'array', items: trait},
+          forbiddenTraits: {type: 'array', items: trait},
+        },
+      },
+    },
+  },
+  images: {
+    type: 'object',
+    additionalProperties: false,
+    patternProperties: {
+      [NAME]: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          url: {type: 'string', pattern: '^https?://'},
+          path: {type: 'string', minLength: 1},
+          sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'},
+        },
+        oneOf: [{required: ['url']}, {required: ['path']}],
+      },
     },
   },
 } satisfies Record<string, JsonSchema>

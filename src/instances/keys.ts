@@ -1,0 +1,24 @@
+// The key layout under the transport's prefix. Every key ec writes is made here.
+export const keys = {
+  instance: (id: string) => `instances/${id}`,
+  instances: () => 'instances/',
+  /** name → id, so a name is taken at most once (created in the same transaction as the record). */
+  name: (name: string) => `names/${name}`,
+  /** What a host must run (or tear down); the agent watches its own prefix. */
+  assignment: (hostId: string, id: string) => `hosts/${hostId}/assigned/${id}`,
+  assignments: (hostId: string) => `hosts/${hostId}/assigned/`,
+  /** Bound to the agent's lease: present while the agent runs. */
+  alive: (hostId: string) => `hosts/${hostId}/alive`,
+  hosts: () => 'hosts/',
+} as const
+
+/** hosts/<hostId>/alive → hostId (undefined for any other key). */
+export function hostIdOfAliveKey(key: string): string | undefined {
+  const match = /^hosts\/([^/]+)\/alive$/.exec(key)
+  return match?.[1]
+}
+
+export function instanceIdOfAssignmentKey(key: string): string | undefined {
+  const match = /^hosts\/[^/]+\/assigned\/([^/]+)$/.exec(key)
+  return match?.[1]
+}

@@ -1,0 +1,82 @@
+// An instance's record, as stored under instances/<id>, and the state machine
+// it moves through. One owner per transition: `ec instance create` up to
+// SCHEDULED, the host agent after it; a delete may interrupt any state.
+import type {BuildPhase, DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+
+export const INSTANCE_STATES = ['PENDING', 'SCHEDULED', 'BUILDING', 'ACTIVE', 'DELETING', 'ERROR'] as const
+export type InstanceState = (typeof INSTANCE_STATES)[number]
+
+/** Every step `ec instance create --wait` shows, in order. */
+export const STEPS = ['candidates', 'claim', 'notify', 'accepted', 'image', 'disk', 'define', 'boot', 'guest'] as const
+export type Step = (typeof STEPS)[number]
+export const BUILD_PHASES: readonly BuildPhase[] = ['image', 'disk', 'define', 'boot', 'guest']
+
+export interface InstanceSpec {
+  vcpus: number
+  memoryMb: number
+  diskGb: number
+  /** Resource class → amount as claimed (VCPU, MEMORY_MB, DISK_GB and any custom class). */
+  resources: Record<string, number>
+  requiredTraits: string[]
+  forbiddenTraits: string[]
+  memberOf: string[][]
+  image: ImageSource
+  flavor?: string
+  diskStrategy?: DiskStrategy
+}
+
+export interface StepTimes {
+  started: string
+  finished?: string
+  percent?: number
+  message?: string
+}
+
+export interface InstanceRecord {
+  id: string
+  name: string
+  state: InstanceState
+  spec: InstanceSpec
+  host?: {id: string; name: string}
+  allocations?: Record<string, number>
+  /** The step in progress (or the last one reached). */
+  step?: Step
+  steps: Partial<Record<Step, StepTimes>>
+  address?: string
+  error?: {reason: string; step?: Step; at: string}
+  /** How many times an agent started building it (a restart mid-build resumes once, then fails). */
+  buildAttempts: number
+  /** Who is scheduling a PENDING record, and until when; past it the record is stale. */
+  scheduling?: {by: string; deadline: string}
+  createdAt: string
+  updatedAt: string
+}
+
+const ALLOWED: Record<InstanceState, readonly InstanceState[]> = {
+  PENDING: ['SCHEDULED', 'ERROR', 'DELETING'],
+  SCHEDULED: ['BUILDING', 'ERROR', 'DELETING'],
+  BUILDING: ['BUILDING', 'ACTIVE', 'ERROR', 'DELETING'],
+  ACTIVE: ['ERROR', 'DELETING'],
+  ERROR: ['DELETING'],
+  DELETING: ['DELETING'],
+}
+
+export function canTransition(from: InstanceState, to: InstanceState): boolean {
+  return from === to || ALLOWED[from].includes(to)
+}
+
+/** A terminal state for `create --wait`: it will not move without a new request. */
+export function isSettled(state: InstanceState): boolean {
+  return state === 'ACTIVE' || state === 'ERROR'
+}
+
+export function now(): string {
+  return new Date().toISOString()
+}
+
+/** The value of hosts/<host>/assigned/<id>: what the host's agent must do. */
+export interface Assignment {
+  id: string
+  op: 'build' | 'delete'
+  at: string
+}
