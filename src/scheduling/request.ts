@@ -1,0 +1,215 @@
+// Turns what `ec instance create` was given — flags, a flavor from config, or
+// etcd-compute's raw form `resources=VCPU:1,MEMORY_MB:512,DISK_GB:1&required=T,!U`
+// — into one validated InstanceSpec. Later sources win: flavor < raw < flags.
+import {existsSync, statSync} from 'node:fs'
+import {resolve} from 'node:path'
+
+import type {FlavorConfig, ImageConfig} from '../config/defaults.js'
+import {EcError} from '../errors.js'
+import type {InstanceSpec} from '../instances/model.js'
+import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+
+export interface CreateInput {
+  raw?: string
+  flavor?: string
+  vcpus?: number
+  memoryMb?: number
+  diskGb?: number
+  traits?: string[]
+  forbiddenTraits?: string[]
+  /** Each entry is one aggregate uuid or a comma-separated "any of" list. */
+  memberOf?: string[]
+  image?: string
+  diskStrategy?: DiskStrategy
+}
+
+export interface Catalog {
+  flavors: Record<string, FlavorConfig>
+  images: Record<string, ImageConfig>
+}
+
+const CLASS = /^[A-Z][A-Z0-9_]*$/
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
+export function validateName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new EcError(
+      'usage',
+      `instance name "${name}" is not valid; use 1-63 lower-case letters, digits and dashes, starting and ending with a letter or digit`,
+    )
+  }
+
+  return name
+}
+
+export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cwd()): InstanceSpec {
+  const resources: Record<string, number> = {}
+  const required = new Set<string>()
+  const forbidden = new Set<string>()
+  const memberOf: string[][] = []
+  let flavorName: string | undefined
+
+  if (input.flavor !== undefined) {
+    const flavor = catalog.flavors[input.flavor]
+    if (!flavor) {
+      const known = Object.keys(catalog.flavors).sort()
+      throw new EcError(
+        'notFound',
+        `unknown flavor "${input.flavor}"; ${known.length > 0 ? `configured flavors: ${known.join(', ')}` : 'no flavors are configured (flavors: in the config file)'}`,
+      )
+    }
+
+    flavorName = input.flavor
+    Object.assign(resources, flavor.resources, {VCPU: flavor.vcpus, MEMORY_MB: flavor.memoryMb, DISK_GB: flavor.diskGb})
+    for (const t of flavor.traits ?? []) required.add(t)
+    for (const t of flavor.forbiddenTraits ?? []) forbidden.add(t)
+  }
+
+  if (input.raw !== undefined) {
+    const raw = parseRawRequest(input.raw)
+    Object.assign(resources, raw.resources)
+    for (const t of raw.requiredTraits) required.add(t)
+    for (const t of raw.forbiddenTraits) forbidden.add(t)
+    memberOf.push(...raw.memberOf)
+  }
+
+  for (const [flag, cls, value] of [
+    ['--vcpus', 'VCPU', input.vcpus],
+    ['--memory', 'MEMORY_MB', input.memoryMb],
+    ['--disk', 'DISK_GB', input.diskGb],
+  ] as const) {
+    if (value === undefined) continue
+    if (!Number.isInteger(value) || value <= 0) throw new EcError('usage', `${flag} must be a whole number above zero, got ${value}`)
+    resources[cls] = value
+  }
+
+  for (const t of input.traits ?? []) required.add(checkTrait(t, '--trait'))
+  for (const t of input.forbiddenTraits ?? []) forbidden.add(checkTrait(t, '--forbid-trait'))
+  for (const entry of input.memberOf ?? []) memberOf.push(parseAggregates(entry, '--member-of'))
+
+  for (const t of required) {
+    if (forbidden.has(t)) throw new EcError('usage', `trait ${t} is both required and forbidden; drop one of them`)
+  }
+
+  const missing = (
+    [
+      ['VCPU', '--vcpus'],
+      ['MEMORY_MB', '--memory'],
+      ['DISK_GB', '--disk'],
+    ] as const
+  ).filter(([cls]) => resources[cls] === undefined)
+  if (missing.length > 0) {
+    throw new EcError(
+      'usage',
+      `missing ${missing.map(([, flag]) => flag).join(', ')}: give ${missing.length > 1 ? 'them' : 'it'} as flags, in resources=…, or pick a --flavor`,
+    )
+  }
+
+  if (input.image === undefined || input.image.trim() === '') {
+    throw new EcError('usage', 'missing --image: give a configured image name, an http(s) URL or a path to a disk image')
+  }
+
+  return {
+    vcpus: resources.VCPU,
+    memoryMb: resources.MEMORY_MB,
+    diskGb: resources.DISK_GB,
+    resources,
+    requiredTraits: [...required].sort(),
+    forbiddenTraits: [...forbidden].sort(),
+    memberOf,
+    image: resolveImage(input.image.trim(), catalog.images, cwd),
+    flavor: flavorName,
+    diskStrategy: input.diskStrategy,
+  }
+}
+
+export interface RawRequest {
+  resources: Record<string, number>
+  requiredTraits: string[]
+  forbiddenTraits: string[]
+  memberOf: string[][]
+}
+
+/** etcd-compute's form: `resources=VCPU:1,DISK_GB:1&required=HW_CPU_X86_AVX2,!CUSTOM_SLOW&member_of=in:a,b`. */
+export function parseRawRequest(raw: string): RawRequest {
+  const request: RawRequest = {resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: []}
+  const parts = raw.split('&').filter((p) => p.trim() !== '')
+  if (parts.length === 0) throw malformed(raw, 'it is empty')
+  for (const part of parts) {
+    const eq = part.indexOf('=')
+    if (eq < 1) throw malformed(raw, `"${part}" is not key=value`)
+    const key = part.slice(0, eq).trim()
+    const value = part.slice(eq + 1).trim()
+    switch (key) {
+      case 'resources': {
+        for (const item of value.split(',')) {
+          const match = /^([A-Z][A-Z0-9_]*):(-?\d+)$/.exec(item.trim())
+          if (!match) throw malformed(raw, `"${item}" is not RESOURCE_CLASS:AMOUNT`)
+          const amount = Number(match[2])
+          if (amount <= 0) throw malformed(raw, `${match[1]} must be above zero, got ${amount}`)
+          if (request.resources[match[1]] !== undefined) throw malformed(raw, `${match[1]} is given twice`)
+          request.resources[match[1]] = amount
+        }
+
+        break
+      }
+
+      case 'required': {
+        for (const item of value.split(',').map((s) => s.trim())) {
+          if (item.startsWith('!')) request.forbiddenTraits.push(checkTrait(item.slice(1), 'required='))
+          else request.requiredTraits.push(checkTrait(item, 'required='))
+        }
+
+        break
+      }
+
+      case 'member_of': {
+        request.memberOf.push(parseAggregates(value.replace(/^in:/, ''), 'member_of='))
+        break
+      }
+
+      default: {
+        throw malformed(raw, `"${key}" is not supported; use resources=, required= and member_of=`)
+      }
+    }
+  }
+
+  return request
+}
+
+function malformed(raw: string, why: string): EcError {
+  return new EcError('usage', `malformed resource request "${raw}": ${why}`)
+}
+
+function checkTrait(trait: string, where: string): string {
+  if (!CLASS.test(trait)) throw new EcError('usage', `${where}: "${trait}" is not a trait name (upper-case letters, digits and _)`)
+  return trait
+}
+
+function parseAggregates(value: string, where: string): string[] {
+  const ids = value.split(',').map((s) => s.trim())
+  for (const id of ids) {
+    if (!/^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i.test(id)) {
+      throw new EcError('usage', `${where}: "${id}" is not an aggregate uuid`)
+    }
+  }
+
+  return ids
+}
+
+/** A configured image name, an http(s) URL, or an existing file (made absolute). */
+export function resolveImage(ref: string, images: Record<string, ImageConfig>, cwd: string): ImageSource {
+  const configured = images[ref]
+  if (configured) {
+    return {ref, url: configured.url, path: configured.path ? resolve(configured.path) : undefined, sha256: configured.sha256}
+  }
+
+  if (/^https?:\/\//i.test(ref)) return {ref, url: ref}
+  const path = resolve(cwd, ref)
+  if (existsSync(path) && statSync(path).isFile()) return {ref, path}
+  const known = Object.keys(images).sort()
+  throw new EcError(
+    'notFound',
+    `unknown image "${ref}": not a configured image${known.length > 0 ? ` (${known.join(', ')})` : ''}, an http(s) URL, or an existing file`,
+  )
+}

@@ -1,0 +1,117 @@
+import {expect} from 'chai'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {buildSpec, parseRawRequest, validateName} from '../../src/scheduling/request.js'
+
+const catalog = {
+  flavors: {small: {vcpus: 1, memoryMb: 1024, diskGb: 10, traits: ['HW_CPU_X86_AVX2'], resources: {CUSTOM_GPU: 1}}},
+  images: {debian: {url: 'http://127.0.0.1:9/debian.qcow2', sha256: 'a'.repeat(64)}},
+}
+const AGG = '11111111-2222-3333-4444-555555555555'
+
+function failure(fn: () => unknown): Error & {reason?: string} {
+  try {
+    fn()
+  } catch (error) {
+    return error as Error
+  }
+
+  throw new Error('expected an error')
+}
+
+describe('resource requests', () => {
+  let dir: string
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ec-request-'))
+    writeFileSync(join(dir, 'disk.qcow2'), '')
+  })
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  it("parses etcd-compute's raw form", () => {
+    expect(parseRawRequest(`resources=VCPU:1,DISK_GB:1,MEMORY_MB:512&required=HW_CPU_X86_AVX2,!CUSTOM_SLOW&member_of=in:${AGG}`)).to.deep.equal({
+      resources: {VCPU: 1, DISK_GB: 1, MEMORY_MB: 512},
+      requiredTraits: ['HW_CPU_X86_AVX2'],
+      forbiddenTraits: ['CUSTOM_SLOW'],
+      memberOf: [[AGG]],
+    })
+  })
+
+  for (const [raw, why] of [
+    ['resources=VCPU', '"VCPU" is not RESOURCE_CLASS:AMOUNT'],
+    ['resources=VCPU:0', 'VCPU must be above zero, got 0'],
+    ['resources=VCPU:-2', 'VCPU must be above zero, got -2'],
+    ['resources=vcpu:1', '"vcpu:1" is not RESOURCE_CLASS:AMOUNT'],
+    ['resources=VCPU:1,VCPU:2', 'VCPU is given twice'],
+    ['resources=VCPU:1&in_tree=x', '"in_tree" is not supported; use resources=, required= and member_of='],
+    ['VCPU:1', '"VCPU:1" is not key=value'],
+    ['&&', 'it is empty'],
+  ]) {
+    it(`rejects ${raw}: ${why}`, () => {
+      const error = failure(() => parseRawRequest(raw))
+      expect(error.reason).to.equal('usage')
+      expect(error.message).to.equal(`malformed resource request "${raw}": ${why}`)
+    })
+  }
+
+  it('lays flavor < raw < flags, and resolves a configured image', () => {
+    const spec = buildSpec({flavor: 'small', raw: 'resources=MEMORY_MB:2048', diskGb: 20, image: 'debian', traits: ['CUSTOM_FAST']}, catalog, dir)
+    expect(spec).to.deep.include({
+      vcpus: 1,
+      memoryMb: 2048,
+      diskGb: 20,
+      resources: {CUSTOM_GPU: 1, VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20},
+      requiredTraits: ['CUSTOM_FAST', 'HW_CPU_X86_AVX2'],
+      flavor: 'small',
+    })
+    expect(spec.image).to.deep.equal({ref: 'debian', url: 'http://127.0.0.1:9/debian.qcow2', path: undefined, sha256: 'a'.repeat(64)})
+  })
+
+  it('takes a URL or an existing file as the image, and rejects anything else by name', () => {
+    const base = {vcpus: 1, memoryMb: 64, diskGb: 1}
+    expect(buildSpec({...base, image: 'https://127.0.0.1/x.img'}, catalog, dir).image).to.deep.equal({ref: 'https://127.0.0.1/x.img', url: 'https://127.0.0.1/x.img'})
+    expect(buildSpec({...base, image: 'disk.qcow2'}, catalog, dir).image).to.deep.equal({ref: 'disk.qcow2', path: join(dir, 'disk.qcow2')})
+    const error = failure(() => buildSpec({...base, image: 'ubuntu'}, catalog, dir))
+    expect(error.reason).to.equal('notFound')
+    expect(error.message).to.equal('unknown image "ubuntu": not a configured image (debian), an http(s) URL, or an existing file')
+  })
+
+  it('rejects an unknown flavor, listing the configured ones', () => {
+    const error = failure(() => buildSpec({flavor: 'huge', image: 'debian'}, catalog, dir))
+    expect(error.reason).to.equal('notFound')
+    expect(error.message).to.equal('unknown flavor "huge"; configured flavors: small')
+  })
+
+  it('rejects zero and negative sizes, missing sizes and a missing image', () => {
+    expect(failure(() => buildSpec({vcpus: 0, memoryMb: 1, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
+      '--vcpus must be a whole number above zero, got 0',
+    )
+    expect(failure(() => buildSpec({vcpus: 1, memoryMb: -5, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
+      '--memory must be a whole number above zero, got -5',
+    )
+    const missing = failure(() => buildSpec({vcpus: 1, image: 'debian'}, catalog, dir))
+    expect(missing.reason).to.equal('usage')
+    expect(missing.message).to.equal('missing --memory, --disk: give them as flags, in resources=…, or pick a --flavor')
+    expect(failure(() => buildSpec({flavor: 'small'}, catalog, dir)).message).to.match(/^missing --image/)
+  })
+
+  it('rejects a trait both required and forbidden, bad trait names and bad aggregates', () => {
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', forbiddenTraits: ['HW_CPU_X86_AVX2']}, catalog, dir)).message).to.equal(
+      'trait HW_CPU_X86_AVX2 is both required and forbidden; drop one of them',
+    )
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', traits: ['fast']}, catalog, dir)).message).to.equal(
+      '--trait: "fast" is not a trait name (upper-case letters, digits and _)',
+    )
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', memberOf: ['rack1']}, catalog, dir)).message).to.equal(
+      '--member-of: "rack1" is not an aggregate uuid',
+    )
+  })
+
+  it('accepts host-like names only', () => {
+    expect(validateName('web-1')).to.equal('web-1')
+    for (const bad of ['Web', '-a', 'a-', 'a_b', 'x'.repeat(64), '']) {
+      expect(failure(() => validateName(bad)).reason, bad).to.equal('usage')
+    }
+  })
+})
