@@ -58,7 +58,7 @@ export class ControlPlane {
     }
 
     await ensureWritable(this.stateDir)
-    return withStateLock(this.stateDir, 'up', async () => {
+    return withStateLock(this.lock(), async () => {
       const notes: string[] = []
       const results: UpResult['services'] = []
       const started: Array<{service: ServiceSpec; pid: number}> = []
@@ -104,7 +104,7 @@ export class ControlPlane {
   }
 
   async down(options: {purge: boolean}): Promise<DownResult> {
-    return withStateLock(this.stateDir, 'down', async () => {
+    return withStateLock(this.lock(), async () => {
       const results: DownResult['services'] = []
       for (const service of [...this.services].reverse()) {
         const pidState = readPidFile(service.pidFile, service.processName)
@@ -118,6 +118,10 @@ export class ControlPlane {
 
       return {stateDir: this.stateDir, services: results.reverse()}
     })
+  }
+
+  private lock() {
+    return {dir: this.stateDir, name: 'control-plane.lock', holder: 'another ec up or ec down'}
   }
 
   private async statusOf(service: ServiceSpec): Promise<ServiceStatus> {

@@ -1,0 +1,159 @@
+// The agent's two operations on one instance. Every step is written to the
+// instance record as it starts, so `ec instance create --wait` can show it.
+import {keys} from '../instances/keys.js'
+import {type InstanceRecord, now, type Step} from '../instances/model.js'
+import type {InstanceStore} from '../instances/store.js'
+import type {Logger} from '../plugins/backend.js'
+import type {BuildPhase, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
+import type {MetadataBackend} from '../plugins/metadata.js'
+import type {SchedulerBackend} from '../plugins/scheduler.js'
+
+export interface HostServices {
+  hostId: string
+  store: InstanceStore
+  scheduler: SchedulerBackend
+  hypervisor: HypervisorBackend
+  metadata?: MetadataBackend
+  log: Logger
+}
+
+/** A build started more often than this (agent restarts mid-build) fails instead of resuming. */
+export const MAX_BUILD_ATTEMPTS = 2
+
+/** Raised inside a build when its record no longer wants it (a delete arrived). */
+class Superseded extends Error {}
+
+// Percent updates are throttled: one write per step per interval at most.
+const PROGRESS_INTERVAL_MS = 500
+
+export async function buildInstance(id: string, host: HostServices, signal: AbortSignal): Promise<void> {
+  const accepted = await host.store.update(id, (record) => {
+    if (record.state !== 'SCHEDULED' && record.state !== 'BUILDING') return undefined
+    record.state = 'BUILDING'
+    record.buildAttempts += 1
+    record.step = 'accepted'
+    record.steps.accepted = {started: now(), finished: now()}
+    return record
+  })
+  if (!accepted) return
+  const record = accepted.value
+  if (record.buildAttempts > MAX_BUILD_ATTEMPTS) {
+    await fail(record, 'accepted', `the agent stopped ${MAX_BUILD_ATTEMPTS} times while building it`, host)
+    return
+  }
+
+  let step: Step = 'accepted'
+  const begin = async (phase: BuildPhase) => {
+    if (signal.aborted) throw new Superseded()
+    step = phase
+    await markStep(host.store, id, phase)
+  }
+
+  try {
+    await begin('image')
+    const image: ImageInfo = await host.hypervisor.ensureImage(record.spec.image, throttledProgress(host.store, id), signal)
+    const guest: GuestSpec = {
+      id,
+      name: record.name,
+      vcpus: record.spec.vcpus,
+      memoryMb: record.spec.memoryMb,
+      diskGb: record.spec.diskGb,
+      image: record.spec.image,
+      diskStrategy: record.spec.diskStrategy,
+    }
+    await begin('disk')
+    const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, throttledProgress(host.store, id))
+    await begin('define')
+    if (host.metadata) {
+      const published = await host.metadata.publish({instanceId: id, hostname: record.name, publicKeys: [], meta: {}})
+      guest.smbios = published.smbios
+      guest.attachments = published.attachments
+    }
+
+    await host.hypervisor.define(guest, disk)
+    await begin('boot')
+    await host.hypervisor.start(id)
+    await begin('guest')
+    const addresses = await host.hypervisor.guestAddresses(id)
+    const active = await host.store.update(id, (r) => {
+      if (r.state !== 'BUILDING') return undefined
+      r.state = 'ACTIVE'
+      r.steps.guest = {...r.steps.guest!, finished: now()}
+      r.address = addresses[0] ?? r.address
+      return r
+    })
+    if (!active) throw new Superseded()
+    host.log.info(`${record.name} (${id}) is ACTIVE`)
+  } catch (error) {
+    if (error instanceof Superseded || signal.aborted) return // the delete that superseded it cleans up
+    await fail(record, step, (error as Error).message, host)
+  }
+}
+
+/** Tear the guest down, release the claim and drop the keys. Idempotent. */
+export async function teardownInstance(id: string, host: HostServices): Promise<void> {
+  await removeGuest(id, host)
+  await host.scheduler.release(id)
+  const current = await host.store.get(id)
+  if (current) await host.store.remove(current.value)
+  else await host.store.transport.commit([], [{op: 'delete', key: keys.assignment(host.hostId, id)}])
+  host.log.info(`${current?.value.name ?? id} (${id}) deleted`)
+}
+
+/** Only the local side: domain, disk, metadata. For guests whose record is already gone. */
+export async function removeGuest(id: string, host: HostServices): Promise<void> {
+  await host.hypervisor.destroy(id)
+  await host.metadata?.unpublish(id)
+}
+
+/**
+ * A failed build keeps no guest and holds no resources: the record stays, in
+ * ERROR with the reason, until the user deletes it.
+ */
+export async function fail(record: InstanceRecord, step: Step, reason: string, host: HostServices): Promise<void> {
+  host.log.warn(`${record.name} (${record.id}) failed at ${step}: ${reason}`)
+  await removeGuest(record.id, host).catch((error) => host.log.warn(`cleanup of ${record.id}: ${(error as Error).message}`))
+  await host.scheduler.release(record.id).catch((error) => host.log.warn(`release of ${record.id}: ${(error as Error).message}`))
+  await host.store.update(record.id, (r) => {
+    if (r.state === 'DELETING') return undefined
+    r.state = 'ERROR'
+    r.error = {reason, step, at: now()}
+    r.allocations = undefined
+    return r
+  })
+}
+
+async function markStep(store: InstanceStore, id: string, step: BuildPhase): Promise<void> {
+  const updated = await store.update(id, (record) => {
+    if (record.state !== 'BUILDING') return undefined
+    const at = now()
+    const previous = record.step ? record.steps[record.step] : undefined
+    if (previous && !previous.finished) previous.finished = at
+    record.step = step
+    record.steps[step] = {started: at}
+    return record
+  })
+  if (!updated) throw new Superseded()
+}
+
+function throttledProgress(store: InstanceStore, id: string) {
+  let last = 0
+  let writing: Promise<unknown> = Promise.resolve()
+  return ({phase, percent, message}: {phase: BuildPhase; percent?: number; message?: string}) => {
+    const at = Date.now()
+    if (at - last < PROGRESS_INTERVAL_MS && percent !== 100) return
+    last = at
+    writing = writing.then(() =>
+      store
+        .update(id, (record) => {
+          const times = record.steps[phase]
+          if (record.state !== 'BUILDING' || !times) return undefined
+          times.percent = percent
+          times.message = message
+          return record
+        })
+        .catch(() => undefined),
+    )
+  }
+}
+
