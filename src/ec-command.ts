@@ -3,8 +3,10 @@
 // EcError becomes one line on stderr (or a JSON error document) and its exit code.
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
+import {openBackend, type OpenOptions} from './backends/open.js'
 import {type EffectiveConfig, loadConfig, type Override} from './config/load.js'
 import {exitCodeOf, isReportable} from './errors.js'
+import type {BackendKind, BackendsByKind} from './plugins/backend.js'
 import {BackendRegistry} from './plugins/registry.js'
 
 export type EcFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof EcCommand)['baseFlags'] & T['flags']>
@@ -21,6 +23,7 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
   protected flags!: EcFlags<T>
   protected args!: EcArgs<T>
   private registryPromise?: Promise<BackendRegistry>
+  private readonly opened: Array<{close(): Promise<void>}> = []
 
   public override async init(): Promise<void> {
     await super.init()
@@ -56,6 +59,22 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
   /** One unwrapped line on stderr, so scripts can grep it (oclif's warn() wraps). */
   protected warning(message: string): void {
     this.logToStderr(`Warning: ${message}`)
+  }
+
+  /** Open the backend config selects for `kind`; closed by this command's finally(). */
+  protected async backend<K extends BackendKind>(
+    config: EffectiveConfig,
+    kind: K,
+    options: OpenOptions = {},
+  ): Promise<BackendsByKind[K]> {
+    const backend = await openBackend(await this.registry(), config.values, kind, options)
+    this.opened.push(backend)
+    return backend
+  }
+
+  public override async finally(error: Error | undefined): Promise<unknown> {
+    await Promise.all(this.opened.splice(0).map((b) => b.close().catch(() => undefined)))
+    return super.finally(error)
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {

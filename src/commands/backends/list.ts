@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {NO_BACKEND} from '../../backends/open.js'
 import {EcCommand} from '../../ec-command.js'
 import {renderTable} from '../../output/table.js'
 import {BACKEND_KINDS, type BackendKind} from '../../plugins/backend.js'
@@ -37,6 +38,7 @@ export default class BackendsList extends EcCommand<typeof BackendsList> {
     }))
     listing.sort((a, b) => BACKEND_KINDS.indexOf(a.kind) - BACKEND_KINDS.indexOf(b.kind) || a.name.localeCompare(b.name))
     for (const kind of this.flags.kind ? [this.flags.kind] : BACKEND_KINDS) {
+      if (kind === 'metadata' && selection.metadata === NO_BACKEND) continue
       try {
         registry.pick(kind, selection[kind])
       } catch (error) {

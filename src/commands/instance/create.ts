@@ -1,0 +1,96 @@
+import {Args, Flags} from '@oclif/core'
+
+import {EcError} from '../../errors.js'
+import type {InstanceRecord} from '../../instances/model.js'
+import {InstanceStore} from '../../instances/store.js'
+import {followInstance, progressDisplay} from '../../output/create-progress.js'
+import {describeInstance} from '../../output/instance-view.js'
+import {StepTracker} from '../../output/step-tracker.js'
+import {createInstance} from '../../scheduling/create.js'
+import {buildSpec, validateName} from '../../scheduling/request.js'
+import {EcCommand} from '../../ec-command.js'
+
+export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
+  static override summary = 'Create an instance: claim resources on a host, hand it the assignment, and follow the build.'
+  static override description = `Resources come from a --flavor, from flags, or from etcd-compute's raw form 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1&required=TRAIT,!FORBIDDEN&member_of=in:AGG1,AGG2' (later sources win). With --wait (the default on a terminal) it shows each step until the instance is ACTIVE; it exits 0 then, 7 when no host has room, 11 when the build ends in ERROR.`
+  static override examples = [
+    '<%= config.bin %> instance create web1 --flavor small --image debian',
+    '<%= config.bin %> instance create --vcpus 2 --memory 2048 --disk 20 --image ./disk.qcow2 --trait HW_CPU_X86_AVX2',
+    "<%= config.bin %> instance create 'resources=VCPU:1,DISK_GB:1,MEMORY_MB:512&required=HW_CPU_X86_AVX2' --image debian",
+  ]
+  static override enableJsonFlag = true
+  static override args = {
+    name: Args.string({description: 'Instance name (default: inst-<id prefix>), or the raw resource request.'}),
+    request: Args.string({description: "Raw resource request, e.g. 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'."}),
+  }
+  static override flags = {
+    flavor: Flags.string({description: 'A flavor from config (flavors:).'}),
+    vcpus: Flags.integer({description: 'Virtual CPUs (VCPU).'}),
+    memory: Flags.integer({description: 'Memory in MiB (MEMORY_MB).'}),
+    disk: Flags.integer({description: 'Root disk in GiB (DISK_GB).'}),
+    image: Flags.string({description: 'A configured image name, an http(s) URL, or a path to a disk image.'}),
+    trait: Flags.string({description: 'Required trait (repeatable).', multiple: true}),
+    'forbid-trait': Flags.string({description: 'Forbidden trait (repeatable).', multiple: true}),
+    'member-of': Flags.string({description: 'Aggregate uuid, or a comma-separated "any of" list (repeatable).', multiple: true}),
+    'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
+    policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
+    wait: Flags.boolean({allowNo: true, description: 'Follow the build until ACTIVE (default: on when stdout is a terminal).'}),
+  }
+
+  async run(): Promise<InstanceRecord> {
+    const config = await this.effectiveConfig()
+    const [first, second] = [this.args.name, this.args.request]
+    const raw = first?.includes('=') ? first : second
+    const name = first?.includes('=') ? undefined : first
+    if (second && !second.includes('=')) throw new EcError('usage', `"${second}" is not a resource request; quote the request, e.g. 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'`)
+    const spec = buildSpec(
+      {
+        raw,
+        flavor: this.flags.flavor,
+        vcpus: this.flags.vcpus,
+        memoryMb: this.flags.memory,
+        diskGb: this.flags.disk,
+        traits: this.flags.trait,
+        forbiddenTraits: this.flags['forbid-trait'],
+        memberOf: this.flags['member-of'],
+        image: this.flags.image,
+        diskStrategy: this.flags['disk-strategy'],
+      },
+      config.values,
+    )
+    if (name) validateName(name)
+
+    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const scheduler = await this.backend(config, 'scheduler')
+    const json = this.jsonEnabled()
+    const wait = this.flags.wait ?? (Boolean(process.stdout.isTTY) && !json)
+    const tracker = new StepTracker()
+    const display = wait && !json ? progressDisplay(tracker, Boolean(process.stdout.isTTY)) : undefined
+    const shown = display?.run().catch(() => undefined)
+
+    let record: InstanceRecord
+    try {
+      const scheduled = await createInstance(name, spec, {
+        store,
+        scheduler,
+        policy: this.flags.policy,
+        pendingTimeoutSeconds: config.values.scheduling.pendingTimeoutSeconds,
+        onStep: (step, status, detail) => tracker.local(step, status, detail),
+      })
+      record = wait
+        ? await followInstance(store, scheduled, tracker, {timeoutSeconds: config.values.scheduling.waitTimeoutSeconds})
+        : scheduled.value
+    } catch (error) {
+      tracker.abort(error as Error)
+      await shown
+      throw error
+    } finally {
+      await shown
+    }
+
+    if (record.state === 'ERROR') throw new EcError('instanceFailed', `${record.name} failed: ${record.error?.reason}`)
+    if (!display) this.log(describeInstance(record))
+    else this.log(`${record.name} (${record.id}) is ${record.state} on ${record.host?.name}`)
+    return record
+  }
+}
