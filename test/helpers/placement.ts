@@ -1,0 +1,41 @@
+// Direct reads of Placement, so tests check allocations where they live.
+const HEADERS = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39'}
+
+async function get<T>(url: string): Promise<T> {
+  const response = await fetch(url, {headers: HEADERS})
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`)
+  return (await response.json()) as T
+}
+
+/** The consumer's allocations by provider uuid ({} when it holds none). */
+export async function allocationsOf(placementUrl: string, consumer: string): Promise<Record<string, Record<string, number>>> {
+  const body = await get<{allocations: Record<string, {resources: Record<string, number>}>}>(`${placementUrl}/allocations/${consumer}`)
+  return Object.fromEntries(Object.entries(body.allocations).map(([rp, a]) => [rp, a.resources]))
+}
+
+export interface ProviderView {
+  uuid: string
+  name: string
+  usages: Record<string, number>
+  capacity: Record<string, number>
+  traits: string[]
+}
+
+export async function providers(placementUrl: string): Promise<ProviderView[]> {
+  const {resource_providers: list} = await get<{resource_providers: Array<{uuid: string; name: string}>}>(`${placementUrl}/resource_providers`)
+  return Promise.all(
+    list.map(async ({uuid, name}) => {
+      const [{usages}, {inventories}, {traits}] = await Promise.all([
+        get<{usages: Record<string, number>}>(`${placementUrl}/resource_providers/${uuid}/usages`),
+        get<{inventories: Record<string, {total: number; reserved: number; allocation_ratio: number}>}>(
+          `${placementUrl}/resource_providers/${uuid}/inventories`,
+        ),
+        get<{traits: string[]}>(`${placementUrl}/resource_providers/${uuid}/traits`),
+      ])
+      const capacity = Object.fromEntries(
+        Object.entries(inventories).map(([cls, inv]) => [cls, Math.floor((inv.total - inv.reserved) * inv.allocation_ratio)]),
+      )
+      return {uuid, name, usages, capacity, traits}
+    }),
+  )
+}
