@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// bench/schedule: instances per second from create to ACTIVE across 10 agents
+// (libvirt's test:///default driver) for 500 instances, beside the same number
+// of bare Placement round-trips (GET /allocation_candidates + PUT
+// /allocations/{consumer}) made directly, at the same concurrency, against the
+// same Placement. Prints one JSON line. Target (issue 3): ec's whole path costs
+// at most 1.3x the bare round-trips (ratio = ec seconds / baseline seconds).
+//
+// ec's path is driven in-process through the same code `ec instance create`
+// runs (src/scheduling/create.ts): spawning 500 CLI processes would measure
+// Node start-up, which bench/startup reports on its own.
+import {spawn, spawnSync} from 'node:child_process'
+import {randomUUID} from 'node:crypto'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 500)
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 10)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10)
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = join(root, 'bin', 'run.js')
+
+const {createInstance} = await import(join(root, 'dist/scheduling/create.js'))
+const {InstanceStore} = await import(join(root, 'dist/instances/store.js'))
+const {EtcdTransport} = await import(join(root, 'plugins/etcd/dist/transport.js'))
+const {PlacementScheduler} = await import(join(root, 'plugins/placement/dist/scheduler.js'))
+
+async function freePort() {
+  const server = createServer()
+  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
+  const {port} = server.address()
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+/** Run `work(i)` for i in [0, count) with at most `limit` at once. */
+async function pool(count, limit, work) {
+  let next = 0
+  await Promise.all(
+    Array.from({length: Math.min(limit, count)}, async () => {
+      while (next < count) await work(next++)
+    }),
+  )
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ec-bench-schedule-'))
+const [clientPort, peerPort, placementPort] = [await freePort(), await freePort(), await freePort()]
+const image = join(dir, 'base.qcow2')
+spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '64M'])
+const configFile = join(dir, 'ec.config.yaml')
+writeFileSync(
+  configFile,
+  [
+    `stateDir: ${join(dir, 'state')}`,
+    `controlPlane: {etcd: {clientPort: ${clientPort}, peerPort: ${peerPort}}, placement: {port: ${placementPort}}}`,
+    'backends: {metadata: none}',
+    'libvirt: {uri: "test:///default"}',
+    'compute:',
+    '  workers: 16',
+    '  inventory: {VCPU: 10000, MEMORY_MB: 1000000, DISK_GB: 100000}',
+    '  reserved: {MEMORY_MB: 0}',
+  ].join('\n') + '\n',
+)
+const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
+const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
+const agents = []
+const placementUrl = `http://127.0.0.1:${placementPort}`
+const transport = new EtcdTransport({endpoints: [`http://127.0.0.1:${clientPort}`], prefix: '/ec', timeoutMs: 10_000})
+const store = new InstanceStore(transport)
+const scheduler = new PlacementScheduler({
+  url: placementUrl,
+  token: 'admin',
+  projectId: 'ec',
+  userId: 'ec',
+  policy: 'spread',
+  candidateLimit: 20,
+  claimRounds: 5,
+  timeoutMs: 30_000,
+})
+
+try {
+  const up = ec(['up'])
+  if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
+  for (let i = 0; i < AGENTS; i++) {
+    const child = spawn(process.execPath, [bin, 'compute', 'start', '--name', `bench-${i}`, '--state-dir', join(dir, `agent-${i}`)], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    await new Promise((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (chunk) => {
+        out += chunk
+        if (out.includes('is schedulable')) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`agent ${i} exited ${code}: ${out}`)))
+    })
+    agents.push(child)
+  }
+
+  const spec = {
+    vcpus: 1,
+    memoryMb: 64,
+    diskGb: 1,
+    resources: {VCPU: 1, MEMORY_MB: 64, DISK_GB: 1},
+    requiredTraits: [],
+    forbiddenTraits: [],
+    memberOf: [],
+    image: {ref: image, path: image},
+  }
+
+  // ec: create → ACTIVE for every instance, counted from etcd's own events.
+  const {revision} = await transport.list('instances/')
+  let active = 0
+  let failed = 0
+  let allDone
+  const done = new Promise((resolve) => (allDone = resolve))
+  const seen = new Set()
+  const watch = await transport.watch('instances/', {
+    afterRevision: revision,
+    onEvents(events) {
+      for (const event of events) {
+        if (event.type !== 'put') continue
+        const record = JSON.parse(event.kv.value)
+        if (seen.has(record.id) || (record.state !== 'ACTIVE' && record.state !== 'ERROR')) continue
+        seen.add(record.id)
+        if (record.state === 'ACTIVE') active++
+        else failed++
+        if (active + failed === INSTANCES) allDone()
+      }
+    },
+  })
+  const ecStart = process.hrtime.bigint()
+  await pool(INSTANCES, CONCURRENCY, (i) => createInstance(`bench-${i}`, spec, {store, scheduler, policy: 'spread', pendingTimeoutSeconds: 600}))
+  await done
+  const ecSeconds = Number(process.hrtime.bigint() - ecStart) / 1e9
+  await watch.close()
+  if (failed > 0) throw new Error(`${failed} instances ended in ERROR`)
+
+  // Baseline: the Placement round-trips a create needs, made directly.
+  const headers = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39', 'Content-Type': 'application/json'}
+  const query = new URLSearchParams({resources: 'VCPU:1,MEMORY_MB:64,DISK_GB:1', limit: '20', required: 'CUSTOM_EC_HOST,!COMPUTE_STATUS_DISABLED'})
+  const consumers = []
+  const baseStart = process.hrtime.bigint()
+  await pool(INSTANCES, CONCURRENCY, async () => {
+    const candidates = await (await fetch(`${placementUrl}/allocation_candidates?${query}`, {headers})).json()
+    const [first] = candidates.allocation_requests
+    const consumer = randomUUID()
+    const put = await fetch(`${placementUrl}/allocations/${consumer}`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({...first, project_id: 'ec', user_id: 'ec', consumer_generation: null, consumer_type: 'INSTANCE'}),
+    })
+    if (put.status !== 204) throw new Error(`baseline PUT: ${put.status} ${await put.text()}`)
+    consumers.push(consumer)
+  })
+  const baseSeconds = Number(process.hrtime.bigint() - baseStart) / 1e9
+
+  const round = (n) => Math.round(n * 100) / 100
+  const figures = {
+    bench: 'schedule',
+    instances: INSTANCES,
+    agents: AGENTS,
+    concurrency: CONCURRENCY,
+    ec_seconds: round(ecSeconds),
+    ec_instances_per_second: round(INSTANCES / ecSeconds),
+    baseline_seconds: round(baseSeconds),
+    baseline_round_trips_per_second: round(INSTANCES / baseSeconds),
+    ratio: round(ecSeconds / baseSeconds),
+    target_ratio: 1.3,
+  }
+  figures.within_target = figures.ratio <= figures.target_ratio
+  console.log(JSON.stringify(figures))
+  await pool(consumers.length, CONCURRENCY, (i) => fetch(`${placementUrl}/allocations/${consumers[i]}`, {method: 'DELETE', headers}))
+} finally {
+  for (const child of agents) child.kill('SIGKILL')
+  await transport.close()
+  await scheduler.close()
+  ec(['down', '--purge'])
+  rmSync(dir, {recursive: true, force: true})
+}
