@@ -11,7 +11,9 @@ export function readPidFile(pidFile: string, processName: string): PidState {
   try {
     text = readFileSync(pidFile, 'utf8').trim()
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {kind: 'none'}
+    // ENOTDIR: a parent is a file, so there is no pid file (the state dir check says what is wrong).
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return {kind: 'none'}
     throw error
   }
 
