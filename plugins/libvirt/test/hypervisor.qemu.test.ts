@@ -52,7 +52,7 @@ describe('libvirt backend on qemu:///system', () => {
       expect(qemuImgInfo(disk.path)['backing-filename']).to.equal(basePath)
 
       await backend.define(spec, disk)
-      expect(await backend.list()).to.deep.include({id: spec.id, name: 'overlay guest', state: 'shutoff'})
+      expect(await backend.list()).to.deep.include({id: spec.id, name: 'overlay guest', state: 'shutoff', defined: true})
       const domain = parseXml(virsh('dumpxml', `ec-${spec.id}`))
       expect(domain.getAttribute('type')).to.equal('qemu')
       const files = [...domain.getElementsByTagName('disk')].map((d) => only(d, 'source').getAttribute('file'))

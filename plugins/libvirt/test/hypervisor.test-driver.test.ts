@@ -35,11 +35,11 @@ describe('libvirt backend on test:///default', () => {
     const spec = guestSpec({name: 'alpha'})
     await backend.define(spec, diskOf(spec.id))
     expect(existsSync(join(scratch.path, 'instances', spec.id)), 'instance directory').to.equal(true)
-    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'alpha', state: 'shutoff'}])
+    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'alpha', state: 'shutoff', defined: true}])
 
     await backend.start(spec.id)
     await backend.start(spec.id) // starting a running guest is fine
-    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'alpha', state: 'running'}])
+    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'alpha', state: 'running', defined: true}])
 
     await backend.destroy(spec.id)
     expect(await listed(spec.id)).to.deep.equal([])
@@ -56,7 +56,7 @@ describe('libvirt backend on test:///default', () => {
     const spec = guestSpec({name: 'before'})
     await backend.define(spec, diskOf(spec.id))
     await backend.define({...spec, name: 'after', vcpus: 2}, diskOf(spec.id))
-    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'after', state: 'shutoff'}])
+    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: 'after', state: 'shutoff', defined: true}])
   })
 
   it('destroys a guest that was never defined without complaint', async () => {
@@ -65,12 +65,14 @@ describe('libvirt backend on test:///default', () => {
     await backend.destroy(spec.id)
   })
 
-  it('destroys a half-made guest: files but no domain', async () => {
+  it('destroys a half-made guest: files but no domain, which list() reports as not defined', async () => {
     const spec = guestSpec()
     const dir = join(scratch.path, 'instances', spec.id)
     await mkdir(dir, {recursive: true})
     await writeFile(join(dir, 'disk.qcow2.building'), 'partial')
+    expect(await listed(spec.id)).to.deep.equal([{id: spec.id, name: '', state: 'shutoff', defined: false}])
     await backend.destroy(spec.id)
+    expect(await listed(spec.id)).to.deep.equal([])
     expect(existsSync(dir)).to.equal(false)
   })
 
