@@ -46,13 +46,15 @@ export async function createInstance(
   let claimed = false
   try {
     options.onStep?.('candidates', 'started')
+    let candidates: string | undefined
     const claim = await scheduler.claim(
       id,
       {resources: spec.resources, requiredTraits: spec.requiredTraits, forbiddenTraits: spec.forbiddenTraits, memberOf: spec.memberOf},
       {
         policy: options.policy,
         onStep(step, detail) {
-          if (step === 'claim') options.onStep?.('candidates', 'finished', detail)
+          if (step === 'candidates') candidates = detail
+          else options.onStep?.('candidates', 'finished', candidates)
           options.onStep?.(step, 'started', detail)
         },
       },
