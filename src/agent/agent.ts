@@ -31,8 +31,6 @@ export interface AgentOptions {
   capacity: MeasuredCapacity
   backends: AgentBackends
   log: Logger
-  /** How often ACTIVE instances are checked against the hypervisor (guests destroyed outside ec). */
-  checkIntervalMs?: number
 }
 
 export class ComputeAgent {
@@ -75,7 +73,7 @@ export class ComputeAgent {
     const revision = await this.reconcile()
     await this.follow(revision)
     await backends.scheduler.setSchedulable(identity.id, true)
-    this.checkTimer = setInterval(() => void this.checkGuests(), this.options.checkIntervalMs ?? 30_000)
+    this.checkTimer = setInterval(() => void this.checkGuests(), this.options.compute.guestCheckSeconds * 1000)
     log.info(`host ${identity.name} (${identity.id}) is schedulable; following assignments from revision ${revision}`)
   }
 
@@ -104,10 +102,11 @@ export class ComputeAgent {
     const {transport, hypervisor} = this.options.backends
     const [{items, revision}, guests] = await Promise.all([transport.list(keys.assignments(this.hostId)), hypervisor.list()])
     const assigned = new Set<string>()
+    const defined = new Set(guests.filter((g) => g.defined).map((g) => g.id))
     for (const kv of items) {
       const assignment = JSON.parse(kv.value) as Assignment
       assigned.add(assignment.id)
-      await this.reconcileOne(assignment, new Set(guests.filter((g) => g.defined).map((g) => g.id)))
+      await this.reconcileOne(assignment, defined)
     }
 
     for (const guest of guests) {
@@ -213,22 +212,31 @@ export class ComputeAgent {
   private async checkGuests(): Promise<void> {
     if (this.stopping) return
     try {
+      // Records first, guests second: an instance that turns ACTIVE after the
+      // listing is not in the snapshot, so a build finishing meanwhile is never
+      // mistaken for a vanished guest.
       const {items} = await this.options.backends.transport.list(keys.assignments(this.hostId))
-      const guests = new Set((await this.options.backends.hypervisor.list()).filter((g) => g.defined).map((g) => g.id))
+      const active: string[] = []
       for (const kv of items) {
         const {id} = JSON.parse(kv.value) as Assignment
-        if (guests.has(id)) continue
-        const record = (await this.store.get(id))?.value
-        if (record?.state === 'ACTIVE') this.queue.push(id, () => this.guestVanished(id))
+        if ((await this.store.get(id))?.value.state === 'ACTIVE') active.push(id)
       }
+
+      const guests = await this.definedGuests()
+      for (const id of active) if (!guests.has(id)) this.queue.push(id, () => this.guestVanished(id))
     } catch (error) {
       this.options.log.warn(`guest check failed: ${(error as Error).message}`)
     }
   }
 
+  private async definedGuests(): Promise<Set<string>> {
+    return new Set((await this.options.backends.hypervisor.list()).filter((g) => g.defined).map((g) => g.id))
+  }
+
+  /** Runs in the instance's queue slot, so no build or delete of it runs meanwhile: look once more. */
   private async guestVanished(id: string): Promise<void> {
     const record = (await this.store.get(id))?.value
-    if (record?.state !== 'ACTIVE') return
+    if (record?.state !== 'ACTIVE' || (await this.definedGuests()).has(id)) return
     await fail(record, 'guest', 'its guest disappeared outside ec (the domain is gone); delete the instance', this.host)
   }
 }

@@ -18,6 +18,8 @@ export interface ComputeConfig {
   leaseTtlSeconds: number
   /** On SIGTERM, how long in-flight work may finish before it is abandoned (and resumed on restart). */
   shutdownGraceSeconds: number
+  /** How often ACTIVE instances are checked against the hypervisor (guests destroyed outside ec). */
+  guestCheckSeconds: number
   traits: string[]
   reserved: Record<string, number>
   allocationRatio: Record<string, number>
@@ -82,6 +84,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       workers: 8,
       leaseTtlSeconds: 10,
       shutdownGraceSeconds: 30,
+      guestCheckSeconds: 30,
       traits: [],
       reserved: {MEMORY_MB: 512},
       allocationRatio: {VCPU: 4, MEMORY_MB: 1, DISK_GB: 1},

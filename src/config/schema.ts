@@ -48,6 +48,7 @@ export const coreSchema = {
       workers: {type: 'integer', minimum: 1, maximum: 256},
       leaseTtlSeconds: {type: 'integer', minimum: 2},
       shutdownGraceSeconds: {type: 'number', minimum: 0},
+      guestCheckSeconds: {type: 'number', exclusiveMinimum: 0},
       traits: {type: 'array', items: trait},
       reserved: amounts,
       allocationRatio: {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'number', exclusiveMinimum: 0}}},

@@ -49,11 +49,20 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
     }
   }
 
-  const waitForState = (ref: string, state: InstanceRecord['state']) =>
-    waitFor(`${ref} to be ${state}`, async () => {
+  /** Wait for a state; on time-out, say where the instance is and what the agents warned about. */
+  async function waitForState(ref: string, state: InstanceRecord['state']): Promise<InstanceRecord> {
+    try {
+      return await waitFor(`${ref} to be ${state}`, async () => {
+        const r = await record(ref)
+        return r?.state === state ? r : undefined
+      })
+    } catch (error) {
       const r = await record(ref)
-      return r?.state === state ? r : undefined
-    })
+      const where = r ? `${r.state} at ${r.step ?? '-'} on ${r.host?.name ?? '-'}${r.error ? `: ${r.error.reason}` : ''}` : 'gone'
+      const warnings = agents.flatMap((a) => a.output().split('\n').filter((l) => / (warn|error) /.test(l)).map((l) => `${a.name}: ${l}`))
+      throw new Error(`${(error as Error).message}; it is ${where}\nagent warnings:\n${warnings.join('\n') || '(none)'}`)
+    }
+  }
 
   /** No instance, name or assignment key and no allocation is left for these ids. */
   async function expectNoTrace(ids: string[]): Promise<void> {
@@ -78,6 +87,8 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
         'compute:',
         '  leaseTtlSeconds: 3',
         '  shutdownGraceSeconds: 5',
+        // Often, so that checks overlap builds: a build finishing is never a vanished guest.
+        '  guestCheckSeconds: 1',
         `  inventory: {VCPU: ${HOST_VCPUS}, MEMORY_MB: 8192, DISK_GB: 200}`,
         '  reserved: {MEMORY_MB: 0}',
         '  allocationRatio: {VCPU: 1, MEMORY_MB: 1, DISK_GB: 1}',
