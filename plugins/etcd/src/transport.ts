@@ -22,6 +22,8 @@ import {describeEtcdError, WatchCompactedError} from './errors.js'
 export class EtcdTransport implements TransportBackend {
   private readonly client: Etcd3
   private readonly prefix: string
+  /** Open watches, closed with the transport: etcd3 would otherwise keep reconnecting them. */
+  private readonly watches = new Set<WatchHandle>()
 
   constructor(private readonly settings: EtcdSettings) {
     // A trailing slash keeps "/ec" from matching "/ec2/…" in prefix reads.
@@ -94,12 +96,15 @@ export class EtcdTransport implements TransportBackend {
     watcher.on('error', (error: Error) => {
       void this.explainWatchFailure(prefix, delivered, error).then((explained) => options.onError?.(explained))
     })
-    return {
+    const handle: WatchHandle = {
       close: async () => {
+        this.watches.delete(handle)
         await watcher.cancel()
         await queue
       },
     }
+    this.watches.add(handle)
+    return handle
   }
 
   /**
@@ -143,6 +148,7 @@ export class EtcdTransport implements TransportBackend {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.watches].map((w) => w.close().catch(() => undefined)))
     this.client.close()
   }
 
