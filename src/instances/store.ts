@@ -69,15 +69,19 @@ export class InstanceStore {
   /**
    * Read, change, compare-and-swap; again on a lost race. `change` returns the
    * new record, or undefined to leave it as it is (the update then returns
-   * undefined). A missing record returns undefined too.
+   * undefined). A missing record returns undefined too. With `from`, the
+   * first attempt trusts that version instead of reading it (a writer that
+   * just wrote the record knows it); a lost race reads the current one.
    */
   async update(
     id: string,
     change: (record: InstanceRecord) => InstanceRecord | undefined,
     extra: (record: InstanceRecord) => Extra = () => ({}),
+    from?: Versioned<InstanceRecord>,
   ): Promise<Versioned<InstanceRecord> | undefined> {
+    let current = from
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.get(id)
+      current ??= await this.get(id)
       if (!current) return undefined
       const next = change(structuredClone(current.value))
       if (!next) return undefined
@@ -92,6 +96,7 @@ export class InstanceStore {
         [{op: 'put', key: keys.instance(id), value: JSON.stringify(next)}, ...ops],
       )
       if (result.ok) return {value: next, modRevision: result.revision!}
+      current = undefined
     }
 
     throw new EcError('conflict', `instance ${id} changed ${MAX_CAS_ATTEMPTS} times while ec tried to update it; try again`)

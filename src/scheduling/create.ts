@@ -41,7 +41,7 @@ export async function createInstance(
     createdAt: at,
     updatedAt: at,
   }
-  await store.create(pending)
+  const written = await store.create(pending)
 
   let claimed = false
   try {
@@ -77,6 +77,7 @@ export async function createInstance(
         return record
       },
       (record) => ({ops: [InstanceStore.assignmentOp(record, 'build' satisfies Assignment['op'])]}),
+      written,
     )
     if (!scheduled) throw new EcError('conflict', `instance ${pending.name} was deleted while it was being scheduled`)
     options.onStep?.('notify', 'finished', claim.hostName)
