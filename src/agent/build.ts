@@ -3,6 +3,7 @@
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
+import {BuildRecord} from './build-record.js'
 import type {Logger} from '../plugins/backend.js'
 import type {BuildPhase, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
 import type {MetadataBackend} from '../plugins/metadata.js'
@@ -23,16 +24,16 @@ export const MAX_BUILD_ATTEMPTS = 2
 /** Raised inside a build when its record no longer wants it (a delete arrived). */
 class Superseded extends Error {}
 
-// Percent updates are throttled: one write per step per interval at most.
-const PROGRESS_INTERVAL_MS = 500
-
 export async function buildInstance(id: string, host: HostServices, signal: AbortSignal): Promise<void> {
+  // Accepting is written at once (it decides who owns the build); it also starts the image step.
   const accepted = await host.store.update(id, (record) => {
     if (record.state !== 'SCHEDULED' && record.state !== 'BUILDING') return undefined
+    const at = now()
     record.state = 'BUILDING'
     record.buildAttempts += 1
-    record.step = 'accepted'
-    record.steps.accepted = {started: now(), finished: now()}
+    record.steps.accepted = {started: at, finished: at}
+    record.step = 'image'
+    record.steps.image = {started: at}
     return record
   })
   if (!accepted) return
@@ -42,16 +43,23 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     return
   }
 
-  let step: Step = 'accepted'
-  const begin = async (phase: BuildPhase) => {
-    if (signal.aborted) throw new Superseded()
+  const written = new BuildRecord(host.store, accepted)
+  let step: Step = 'image'
+  const begin = (phase: BuildPhase) => {
+    if (signal.aborted || written.superseded) throw new Superseded()
     step = phase
-    await markStep(host.store, id, phase)
+    written.apply((r) => startStep(r, phase))
+  }
+
+  const report = ({phase, percent, message}: {phase: BuildPhase; percent?: number; message?: string}) => {
+    written.apply((r) => {
+      const times = r.steps[phase]
+      if (times && !times.finished) Object.assign(times, {percent, message})
+    })
   }
 
   try {
-    await begin('image')
-    const image: ImageInfo = await host.hypervisor.ensureImage(record.spec.image, throttledProgress(host.store, id), signal)
+    const image: ImageInfo = await host.hypervisor.ensureImage(record.spec.image, report, signal)
     const guest: GuestSpec = {
       id,
       name: record.name,
@@ -61,9 +69,9 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
       image: record.spec.image,
       diskStrategy: record.spec.diskStrategy,
     }
-    await begin('disk')
-    const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, throttledProgress(host.store, id))
-    await begin('define')
+    begin('disk')
+    const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
+    begin('define')
     if (host.metadata) {
       const published = await host.metadata.publish({instanceId: id, hostname: record.name, publicKeys: [], meta: {}})
       guest.smbios = published.smbios
@@ -71,23 +79,32 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     }
 
     await host.hypervisor.define(guest, disk)
-    await begin('boot')
+    begin('boot')
     await host.hypervisor.start(id)
-    await begin('guest')
+    begin('guest')
     const addresses = await host.hypervisor.guestAddresses(id)
-    const active = await host.store.update(id, (r) => {
-      if (r.state !== 'BUILDING') return undefined
+    written.apply((r) => {
       r.state = 'ACTIVE'
       r.steps.guest = {...r.steps.guest!, finished: now()}
       r.address = addresses[0] ?? r.address
-      return r
     })
-    if (!active) throw new Superseded()
+    await written.flush()
+    if (written.superseded || written.value.state !== 'ACTIVE') throw new Superseded()
     host.log.info(`${record.name} (${id}) is ACTIVE`)
   } catch (error) {
-    if (error instanceof Superseded || signal.aborted) return // the delete that superseded it cleans up
+    if (error instanceof Superseded || signal.aborted || written.superseded) return // the delete that superseded it cleans up
+    await written.flush().catch(() => undefined)
     await fail(record, step, (error as Error).message, host)
   }
+}
+
+/** Finish the step in progress and start `step`. */
+function startStep(record: InstanceRecord, step: BuildPhase): void {
+  const at = now()
+  const previous = record.step ? record.steps[record.step] : undefined
+  if (previous && !previous.finished) previous.finished = at
+  record.step = step
+  record.steps[step] = {started: at}
 }
 
 /** Tear the guest down, release the claim and drop the keys. Idempotent. */
@@ -122,38 +139,3 @@ export async function fail(record: InstanceRecord, step: Step, reason: string, h
     return r
   })
 }
-
-async function markStep(store: InstanceStore, id: string, step: BuildPhase): Promise<void> {
-  const updated = await store.update(id, (record) => {
-    if (record.state !== 'BUILDING') return undefined
-    const at = now()
-    const previous = record.step ? record.steps[record.step] : undefined
-    if (previous && !previous.finished) previous.finished = at
-    record.step = step
-    record.steps[step] = {started: at}
-    return record
-  })
-  if (!updated) throw new Superseded()
-}
-
-function throttledProgress(store: InstanceStore, id: string) {
-  let last = 0
-  let writing: Promise<unknown> = Promise.resolve()
-  return ({phase, percent, message}: {phase: BuildPhase; percent?: number; message?: string}) => {
-    const at = Date.now()
-    if (at - last < PROGRESS_INTERVAL_MS && percent !== 100) return
-    last = at
-    writing = writing.then(() =>
-      store
-        .update(id, (record) => {
-          const times = record.steps[phase]
-          if (record.state !== 'BUILDING' || !times) return undefined
-          times.percent = percent
-          times.message = message
-          return record
-        })
-        .catch(() => undefined),
-    )
-  }
-}
-
