@@ -29,8 +29,17 @@ interface SharedDownload {
   controller: AbortController
 }
 
+/** What one version of an image file was found to be; the key changes when the file does. */
+interface Inspected {
+  key: string
+  info: Promise<Omit<ImageInfo, 'ref'>>
+  sha256?: Promise<string>
+}
+
 export class ImageStore {
   private readonly downloads = new Map<string, SharedDownload>()
+  // Builds from one image ask about it again and again: qemu-img and hashing run once per file version.
+  private readonly inspected = new Map<string, Inspected>()
 
   constructor(readonly cacheDir: string) {}
 
@@ -54,9 +63,9 @@ export class ImageStore {
       throw new LibvirtBackendError('environment', `cannot read image file ${path}: ${error.message}`)
     })
     if (!stats.isFile()) throw new LibvirtBackendError('config', `image ${path} is not a file`)
-    const info = await describe(source.ref, path)
+    const info = await this.describe(source.ref, path)
     if (source.sha256) {
-      const actual = await sha256Of(path)
+      const actual = await this.sha256Of(path)
       if (actual !== source.sha256.toLowerCase()) {
         throw new LibvirtBackendError('config', `image file ${path} has sha256 ${actual}, not the expected ${source.sha256}; check the checksum or the file`)
       }
@@ -89,9 +98,32 @@ export class ImageStore {
     }
 
     report({phase: 'image', percent: 100})
-    const info = await describe(source.ref, path)
+    const info = await this.describe(source.ref, path)
     info.sha256 = record.sha256
     return info
+  }
+
+  private async inspect(path: string): Promise<Inspected> {
+    const {ino, size, mtimeMs} = await stat(path)
+    const key = `${ino}:${size}:${mtimeMs}`
+    let entry = this.inspected.get(path)
+    if (entry?.key !== key) {
+      entry = {key, info: describe(path)}
+      entry.info.catch(() => this.inspected.delete(path)) // a failure is not remembered
+      this.inspected.set(path, entry)
+    }
+
+    return entry
+  }
+
+  private async describe(ref: string, path: string): Promise<ImageInfo> {
+    return {ref, ...(await (await this.inspect(path)).info)}
+  }
+
+  private async sha256Of(path: string): Promise<string> {
+    const entry = await this.inspect(path)
+    entry.sha256 ??= sha256Of(path)
+    return entry.sha256
   }
 
   private shared(url: string, sha256: string | undefined, report: ProgressReporter, signal?: AbortSignal): Promise<CacheRecord> {
@@ -178,7 +210,7 @@ function cacheKey(url: string): string {
  * raw image, so an empty raw file or one whose size is not whole 512-byte
  * sectors is taken for what it most likely is: not a disk image at all.
  */
-async function describe(ref: string, path: string): Promise<ImageInfo> {
+async function describe(path: string): Promise<Omit<ImageInfo, 'ref'>> {
   let info
   try {
     info = await imageInfo(path)
@@ -196,7 +228,7 @@ async function describe(ref: string, path: string): Promise<ImageInfo> {
     throw new LibvirtBackendError('config', `image ${path} is not a disk image (qemu-img sees raw data of ${size} bytes, not whole 512-byte sectors)`)
   }
 
-  return {ref, path, format: info.format, virtualSizeBytes: info.virtualSizeBytes}
+  return {path, format: info.format, virtualSizeBytes: info.virtualSizeBytes}
 }
 
 async function sha256Of(path: string): Promise<string> {
