@@ -16,6 +16,7 @@ import type {Lease, TransportBackend, WatchEvent, WatchHandle} from '../plugins/
 import {buildInstance, fail, type HostServices, MAX_BUILD_ATTEMPTS, removeGuest, teardownInstance} from './build.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'
+import {PhoneHomes} from './phone-homes.js'
 import {WorkQueue} from './work-queue.js'
 
 export interface AgentBackends {
@@ -45,8 +46,12 @@ export class ComputeAgent {
   constructor(private readonly options: AgentOptions) {
     this.store = new InstanceStore(options.backends.transport)
     this.queue = new WorkQueue(options.compute.workers)
+    const phoneHomes = options.backends.metadata ? new PhoneHomes() : undefined
+    if (phoneHomes) options.backends.metadata!.onPhoneHome(phoneHomes.receive)
     this.host = {
       hostId: options.identity.id,
+      phoneHomes,
+      guestReadyTimeoutMs: options.compute.guestReadyTimeoutSeconds * 1000,
       store: this.store,
       scheduler: options.backends.scheduler,
       hypervisor: options.backends.hypervisor,

@@ -4,6 +4,7 @@ import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
 import {BuildRecord} from './build-record.js'
+import type {PhoneHomes} from './phone-homes.js'
 import type {Logger} from '../plugins/backend.js'
 import type {BuildPhase, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
 import type {MetadataBackend} from '../plugins/metadata.js'
@@ -11,6 +12,9 @@ import type {SchedulerBackend} from '../plugins/scheduler.js'
 
 export interface HostServices {
   hostId: string
+  /** Reports from guests, when a metadata backend can receive them. */
+  phoneHomes?: PhoneHomes
+  guestReadyTimeoutMs: number
   store: InstanceStore
   scheduler: SchedulerBackend
   hypervisor: HypervisorBackend
@@ -82,11 +86,13 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     begin('boot')
     await host.hypervisor.start(id)
     begin('guest')
+    // Ready when the guest reports in; without a metadata backend, when it runs.
+    const reportedIn = host.phoneHomes ? await host.phoneHomes.wait(id, host.guestReadyTimeoutMs, signal) : undefined
     const addresses = await host.hypervisor.guestAddresses(id)
     written.apply((r) => {
       r.state = 'ACTIVE'
       r.steps.guest = {...r.steps.guest!, finished: now()}
-      r.address = addresses[0] ?? r.address
+      r.address = reportedIn?.address ?? addresses[0] ?? r.address
     })
     await written.flush()
     if (written.superseded || written.value.state !== 'ACTIVE') throw new Superseded()
@@ -121,6 +127,7 @@ export async function teardownInstance(id: string, host: HostServices): Promise<
 export async function removeGuest(id: string, host: HostServices): Promise<void> {
   await host.hypervisor.destroy(id)
   await host.metadata?.unpublish(id)
+  host.phoneHomes?.forget(id)
 }
 
 /**

@@ -20,6 +20,8 @@ export interface ComputeConfig {
   shutdownGraceSeconds: number
   /** How often ACTIVE instances are checked against the hypervisor (guests destroyed outside ec). */
   guestCheckSeconds: number
+  /** With a metadata backend: how long a booted guest has to report in (phone home) before it is ERROR. */
+  guestReadyTimeoutSeconds: number
   traits: string[]
   reserved: Record<string, number>
   allocationRatio: Record<string, number>
@@ -85,6 +87,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       leaseTtlSeconds: 10,
       shutdownGraceSeconds: 30,
       guestCheckSeconds: 30,
+      guestReadyTimeoutSeconds: 300,
       traits: [],
       reserved: {MEMORY_MB: 512},
       allocationRatio: {VCPU: 4, MEMORY_MB: 1, DISK_GB: 1},

@@ -49,6 +49,7 @@ export const coreSchema = {
       leaseTtlSeconds: {type: 'integer', minimum: 2},
       shutdownGraceSeconds: {type: 'number', minimum: 0},
       guestCheckSeconds: {type: 'number', exclusiveMinimum: 0},
+      guestReadyTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
       traits: {type: 'array', items: trait},
       reserved: amounts,
       allocationRatio: {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'number', exclusiveMinimum: 0}}},
