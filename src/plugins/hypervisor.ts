@@ -65,6 +65,16 @@ export interface GuestSummary {
   defined: boolean
 }
 
+/** An image in the host's cache (downloaded from a URL). */
+export interface CachedImage {
+  url: string
+  path: string
+  bytes: number
+  sha256: string
+  /** A guest's disk on this host is an overlay of it. */
+  inUse: boolean
+}
+
 export interface HypervisorBackend extends Closable {
   /** Fetch (or find in the host's cache) and verify an image; concurrent calls share one download. */
   ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo>
@@ -79,4 +89,7 @@ export interface HypervisorBackend extends Closable {
   consoleLog(id: string): Promise<string>
   /** Addresses the hypervisor knows for the guest (may be empty). */
   guestAddresses(id: string): Promise<string[]>
+  listImages(): Promise<CachedImage[]>
+  /** Remove cached images no guest on this host uses; returns what was removed. */
+  pruneImages(): Promise<CachedImage[]>
 }

@@ -9,6 +9,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
 import type {InstanceRecord} from '../../src/instances/model.js'
+import type {CachedImage} from '../../src/plugins/hypervisor.js'
 import {InstanceStore} from '../../src/instances/store.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson, runEc, type RunResult} from '../helpers/cli.js'
@@ -294,6 +295,29 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
     expect((await record('e1'))!.state).to.equal('ACTIVE')
     expect((await ec(['instance', 'delete', 'e1', 'e2', 'e3', 'e4'])).code).to.equal(0)
     await expectNoTrace([before.id, ...after.map((r) => r.id)])
+  })
+
+  it("keeps downloads in the host's image cache: list shows what is in use, prune removes only the rest", async () => {
+    const created = parseJson<InstanceRecord>(await ec(['instance', 'create', 'img1', '--flavor', 'one', '--image', 'slow', '--wait', '--json']))
+    const dir = agentDir(created.host!.name)
+    const listed = parseJson<CachedImage[]>(await ec(['image', 'list', '--state-dir', dir, '--json']))
+    expect(listed.map((i) => [i.url, i.inUse])).to.deep.equal([[images.url('/base.qcow2'), true]])
+    expect(parseJson<CachedImage[]>(await ec(['image', 'prune', '--state-dir', dir, '--json']))).to.deep.equal([])
+    expect(existsSync(listed[0].path)).to.equal(true)
+    expect((await ec(['instance', 'delete', 'img1'])).code).to.equal(0)
+    const pruned = parseJson<CachedImage[]>(await ec(['image', 'prune', '--state-dir', dir, '--json']))
+    expect(pruned.map((i) => i.url)).to.deep.equal([images.url('/base.qcow2')])
+    expect(existsSync(listed[0].path)).to.equal(false)
+  })
+
+  it("prints the console on the instance's host, and names that host anywhere else", async () => {
+    const created = parseJson<InstanceRecord>(await ec(['instance', 'create', 'con1', '--flavor', 'one', '--image', 'base', '--wait', '--json']))
+    const elsewhere = await ec(['instance', 'console', 'con1'])
+    expect(elsewhere.code).to.equal(2)
+    expect(elsewhere.stderr.trim()).to.equal(`Error: the console of con1 is kept on host ${created.host!.name}; run "ec instance console con1" there`)
+    const here = await ec(['instance', 'console', 'con1', '--state-dir', agentDir(created.host!.name)])
+    expect(here.code, here.stderr).to.equal(0)
+    expect((await ec(['instance', 'delete', 'con1'])).code).to.equal(0)
   })
 
   it('on SIGTERM leaves scheduling (COMPUTE_STATUS_DISABLED) and exits; a restart reuses its provider', async () => {

@@ -1,8 +1,10 @@
 // The libvirt hypervisor backend: images and disks on this host's disk,
 // guests as libvirt domains named `ec-<id>`. ec touches no other domain.
 import {mkdir, readdir, readFile, rm} from 'node:fs/promises'
+import {resolve} from 'node:path'
 
 import type {
+  CachedImage,
   GuestSpec,
   GuestSummary,
   HypervisorBackend,
@@ -22,6 +24,7 @@ import {buildDomainXml, readDomainTitle} from './domain-xml.js'
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'
 import {ImageStore} from './image-store.js'
+import {imageInfo} from './qemu-img.js'
 import {assertInstanceId, domainName, instanceIdOf, InstancePaths, isInstanceId} from './naming.js'
 import {leasedAddresses, libvirtVersion, undefineWithState} from './virsh.js'
 import {chooseDomainType, type DomainType, isTestUri, readHostFacts} from './virt-type.js'
@@ -126,6 +129,28 @@ export class LibvirtHypervisor implements HypervisorBackend {
 
       return guests
     })
+  }
+
+  async listImages(): Promise<CachedImage[]> {
+    const inUse = await this.backingFilesInUse()
+    return (await this.images.cachedImages()).map(({url, path, bytes, sha256}) => ({url, path, bytes, sha256, inUse: inUse.has(path)}))
+  }
+
+  async pruneImages(): Promise<CachedImage[]> {
+    const unused = (await this.listImages()).filter((image) => !image.inUse)
+    for (const image of unused) await this.images.remove(image.url)
+    return unused
+  }
+
+  /** Images that some guest's disk on this host is an overlay of. */
+  private async backingFilesInUse(): Promise<Set<string>> {
+    const used = new Set<string>()
+    for (const id of await this.instanceDirIds()) {
+      const disk = await imageInfo(this.paths.disk(id)).catch(() => undefined)
+      if (disk?.backingFile) used.add(resolve(this.paths.dir(id), disk.backingFile))
+    }
+
+    return used
   }
 
   private async instanceDirIds(): Promise<string[]> {

@@ -3,7 +3,7 @@
 // every concurrent request for it waits on that one download.
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
-import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises'
+import {mkdir, readdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -50,6 +50,29 @@ export class ImageStore {
     if (source.url && /^https?:\/\//i.test(source.url)) return this.cached(source, source.url, report, signal)
     if (source.url) throw new LibvirtBackendError('config', `image ${source.ref}: ${source.url} is neither an http(s) URL nor a file; give a URL or a path`)
     throw new LibvirtBackendError('config', `image ${source.ref} has neither a path nor a URL`)
+  }
+
+  /** Every completed download in the cache, as its record says. */
+  async cachedImages(): Promise<Array<CacheRecord & {path: string}>> {
+    const entries = await readdir(this.cacheDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[]
+      throw error
+    })
+    const images: Array<CacheRecord & {path: string}> = []
+    for (const entry of entries.filter((e) => e.endsWith('.json'))) {
+      const record = await this.readRecord(JSON.parse(await readFile(join(this.cacheDir, entry), 'utf8')).url).catch(() => undefined)
+      if (record) images.push({...record, path: this.pathFor(record.url)})
+    }
+
+    return images
+  }
+
+  /** Remove a cached image and its record. */
+  async remove(url: string): Promise<void> {
+    const path = this.pathFor(url)
+    await rm(path.replace(/\.img$/, '.json'), {force: true})
+    await rm(path, {force: true})
+    this.inspected.delete(path)
   }
 
   /** Where the cache keeps the image downloaded from `url`. */

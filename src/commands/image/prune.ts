@@ -1,0 +1,24 @@
+import {Flags} from '@oclif/core'
+import {join} from 'node:path'
+
+import {stateDirOverride} from '../../control-plane/from-config.js'
+import {EcCommand} from '../../ec-command.js'
+import type {CachedImage} from '../../plugins/hypervisor.js'
+
+export default class ImagePrune extends EcCommand<typeof ImagePrune> {
+  static override summary = "Remove cached images no guest on this host uses (an image in use is kept)."
+  static override examples = ['<%= config.bin %> image prune']
+  static override enableJsonFlag = true
+  static override flags = {
+    'state-dir': Flags.string({description: "The host agent's state directory, if it was started with one."}),
+  }
+
+  async run(): Promise<CachedImage[]> {
+    const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
+    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: join(config.values.stateDir, 'compute')})
+    const removed = await hypervisor.pruneImages()
+    for (const image of removed) this.log(`removed ${image.url} (${(image.bytes / 2 ** 20).toFixed(1)} MiB)`)
+    if (removed.length === 0) this.log('nothing to remove: every cached image is in use, or the cache is empty')
+    return removed
+  }
+}
