@@ -62,6 +62,13 @@ export const libvirtSection: ConfigSection = {
   },
 }
 
+/** Where guests' disks and the image cache live by default for qemu:///system. */
+export const SYSTEM_DATA_DIR = '/var/lib/ec'
+
+export function isSystemUri(uri: string): boolean {
+  return /^qemu(\+\w+)?:\/\/[^/]*\/system/.test(uri)
+}
+
 export function resolveSettings(section: Partial<LibvirtSection>, stateDir: string): LibvirtSettings {
   const mode = section.network?.mode ?? 'user'
   let network: NetworkSettings
@@ -74,12 +81,16 @@ export function resolveSettings(section: Partial<LibvirtSection>, stateDir: stri
     network = {mode, name}
   }
 
+  const uri = section.uri ?? 'qemu:///system'
+  // The system daemon's qemu runs as its own user, which cannot enter a
+  // private home directory: its guests' files live where libvirt's do.
+  const base = isSystemUri(uri) ? SYSTEM_DATA_DIR : stateDir
   return {
-    uri: section.uri ?? 'qemu:///system',
+    uri,
     virtType: section.virtType ?? 'auto',
     network,
     diskStrategy: section.diskStrategy ?? 'overlay',
-    instancesDir: resolve(section.instancesDir ?? join(stateDir, 'instances')),
-    imageCacheDir: resolve(section.imageCacheDir ?? join(stateDir, 'images')),
+    instancesDir: resolve(section.instancesDir ?? join(base, 'instances')),
+    imageCacheDir: resolve(section.imageCacheDir ?? join(base, 'images')),
   }
 }

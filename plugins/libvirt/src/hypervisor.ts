@@ -16,7 +16,8 @@ import type {
   ServiceHealth,
 } from 'ec/plugins'
 
-import {type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
+import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
+import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
 import {prepareDisk} from './disks.js'
 import {toGuestState} from './domain-state.js'
@@ -50,6 +51,16 @@ export class LibvirtHypervisor implements HypervisorBackend {
 
   static async create(section: Partial<LibvirtSection>, stateDir: string, log?: Logger): Promise<LibvirtHypervisor> {
     const settings = resolveSettings(section, stateDir)
+    if (isSystemUri(settings.uri)) {
+      for (const [dir, key] of [
+        [settings.instancesDir, 'libvirt.instancesDir'],
+        [settings.imageCacheDir, 'libvirt.imageCacheDir'],
+      ] as const) {
+        await mkdir(dir, {recursive: true, mode: 0o755})
+        await checkReachableByQemu(dir, key)
+      }
+    }
+
     const choice = chooseDomainType(settings.virtType, settings.uri, await readHostFacts())
     log?.info(`libvirt: guests are <domain type='${choice.type}'>: ${choice.why}`)
     return new LibvirtHypervisor(settings, choice.type)

@@ -23,16 +23,18 @@ describe('libvirt config section', () => {
     expect(validate({diskStrategy: 'clone'})).to.equal(false)
   })
 
-  it('puts instances and images under the state directory unless told otherwise', () => {
-    const settings = resolveSettings(libvirtSection.defaults(cp), '/var/lib/ec/libvirt')
+  it('puts instances and images where qemu:///system can reach them, else under the state directory', () => {
+    const settings = resolveSettings(libvirtSection.defaults(cp), '/root/.local/state/ec/compute')
     expect(settings).to.deep.equal({
       uri: 'qemu:///system',
       virtType: 'auto',
       network: {mode: 'user'},
       diskStrategy: 'overlay',
-      instancesDir: '/var/lib/ec/libvirt/instances',
-      imageCacheDir: '/var/lib/ec/libvirt/images',
+      instancesDir: '/var/lib/ec/instances',
+      imageCacheDir: '/var/lib/ec/images',
     })
+    expect(resolveSettings({uri: 'test:///default'}, '/state')).to.include({instancesDir: '/state/instances', imageCacheDir: '/state/images'})
+    expect(resolveSettings({uri: 'qemu:///session'}, '/state')).to.include({instancesDir: '/state/instances'})
     expect(resolveSettings({instancesDir: '/srv/vms', imageCacheDir: '/srv/images'}, '/x')).to.include({instancesDir: '/srv/vms', imageCacheDir: '/srv/images'})
   })
 

@@ -3,6 +3,7 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
+import {chmod, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {resolveSettings} from '../src/config.js'
@@ -22,7 +23,11 @@ describe('libvirt backend on qemu:///system', () => {
 
   beforeEach(async () => {
     scratch = await scratchDir()
-    backend = await LibvirtHypervisor.create({uri: URI}, scratch.path)
+    await chmod(scratch.path, 0o755) // qemu runs as libvirt-qemu: it must be able to enter
+    backend = await LibvirtHypervisor.create(
+      {uri: URI, instancesDir: join(scratch.path, 'instances'), imageCacheDir: join(scratch.path, 'images')},
+      scratch.path,
+    )
   })
   afterEach(async () => {
     await backend.close()
@@ -67,6 +72,16 @@ describe('libvirt backend on qemu:///system', () => {
     } finally {
       await backend.destroy(spec.id)
     }
+  })
+
+  it('refuses, at start, directories qemu cannot reach, saying which and what to do', async () => {
+    const hidden = join(scratch.path, 'private')
+    await mkdir(hidden, {mode: 0o700})
+    const error = await rejection(LibvirtHypervisor.create({uri: URI, instancesDir: join(hidden, 'instances')}, scratch.path))
+    expect(error).to.include({reason: 'environment'})
+    expect(error.message).to.equal(
+      `qemu (run by the system libvirtd as its own user) cannot reach ${join(hidden, 'instances')}: ${hidden} is not searchable by others (mode 700); set libvirt.instancesDir elsewhere (default /var/lib/ec) or chmod o+x ${hidden}`,
+    )
   })
 
   it('gives notFound for a missing image path', async () => {
