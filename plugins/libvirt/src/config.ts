@@ -13,6 +13,8 @@ export interface LibvirtSection {
   virtType: VirtTypeSetting
   network: {mode: NetworkMode; name?: string}
   diskStrategy: DiskStrategy
+  /** The image partition `resize` expands into the bigger disk. */
+  resizePartition: string
   instancesDir?: string
   imageCacheDir?: string
 }
@@ -25,6 +27,7 @@ export interface LibvirtSettings {
   virtType: VirtTypeSetting
   network: NetworkSettings
   diskStrategy: DiskStrategy
+  resizePartition: string
   instancesDir: string
   imageCacheDir: string
 }
@@ -50,13 +53,14 @@ export const libvirtSection: ConfigSection = {
         then: {required: ['mode', 'name']},
       },
       diskStrategy: {enum: ['overlay', 'copy', 'resize']},
+      resizePartition: {type: 'string', pattern: '^/dev/[a-z]+[0-9]+$'},
       instancesDir: {type: 'string', minLength: 1},
       imageCacheDir: {type: 'string', minLength: 1},
     },
   },
   // No name here: core merges sections key by key, and a default name would
   // silently follow a switch to `bridge`.
-  defaults: () => ({uri: 'qemu:///system', virtType: 'auto', network: {mode: 'user'}, diskStrategy: 'overlay'}),
+  defaults: () => ({uri: 'qemu:///system', virtType: 'auto', network: {mode: 'user'}, diskStrategy: 'overlay', resizePartition: '/dev/sda1'}),
   env: {
     EC_LIBVIRT_URI: {key: 'uri', type: 'string'},
   },
@@ -90,6 +94,7 @@ export function resolveSettings(section: Partial<LibvirtSection>, stateDir: stri
     virtType: section.virtType ?? 'auto',
     network,
     diskStrategy: section.diskStrategy ?? 'overlay',
+    resizePartition: section.resizePartition ?? '/dev/sda1',
     instancesDir: resolve(section.instancesDir ?? join(base, 'instances')),
     imageCacheDir: resolve(section.imageCacheDir ?? join(base, 'images')),
   }

@@ -1,6 +1,8 @@
 // A guest's root disk, made from its image in the instance directory:
 // `overlay` is a thin qcow2 on top of the cached image (fast, shares the
-// image), `copy` a standalone qcow2 (slower, independent of the cache).
+// image), `copy` a standalone qcow2 (slower, independent of the cache),
+// `resize` a new disk with the image's root partition expanded into it
+// (slowest; for guests that cannot grow their own root filesystem).
 // Each is built under a temporary name and renamed, so a crash never leaves a
 // half-made disk where define() would pick it up.
 import {mkdir, rename, rm} from 'node:fs/promises'
@@ -11,7 +13,8 @@ import type {DiskStrategy, GuestSpec, ImageInfo, PreparedDisk, ProgressReporter}
 import {LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'
 import type {InstancePaths} from './naming.js'
-import {convertToQcow2, createOverlay, resize} from './qemu-img.js'
+import {convertToQcow2, createEmpty, createOverlay, resize} from './qemu-img.js'
+import {expandInto, type ResizeOptions} from './virt-resize.js'
 
 export const GIB = 1024 ** 3
 
@@ -21,11 +24,9 @@ export async function prepareDisk(
   strategy: DiskStrategy,
   paths: InstancePaths,
   report: ProgressReporter,
+  resizeOptions: ResizeOptions,
 ): Promise<PreparedDisk> {
   const sizeBytes = requestedSizeBytes(spec, image)
-  if (strategy === 'resize') {
-    throw new LibvirtBackendError('config', 'disk strategy "resize" (virt-resize) is not implemented yet; use overlay or copy')
-  }
 
   const path = paths.disk(spec.id)
   const building = path + '.building'
@@ -36,6 +37,9 @@ export async function prepareDisk(
     if (strategy === 'overlay') {
       // Absolute, so the overlay still finds its backing file whatever the working directory.
       await createOverlay(resolve(image.path), image.format, building, sizeBytes)
+    } else if (strategy === 'resize') {
+      await createEmpty(building, sizeBytes)
+      await expandInto(image, building, resizeOptions, report)
     } else {
       await convertToQcow2(image.path, image.format, building, (percent) => report({phase: 'disk', percent: Math.floor(percent)}))
       await resize(building, 'qcow2', sizeBytes)

@@ -1,4 +1,4 @@
-// Runs the command-line tools this backend needs (qemu-img, virsh) with
+// Runs the command-line tools this backend needs (qemu-img, virsh, virt-resize) with
 // argument arrays — never a shell — and turns a missing binary into a
 // `missingDependency` error that names the Debian package.
 import {spawn} from 'node:child_process'
@@ -15,6 +15,8 @@ export interface RunOptions {
   timeoutMs?: number
   /** Sees stdout as it arrives (progress output). */
   onStdout?: (chunk: string) => void
+  /** Added to the environment. */
+  env?: Record<string, string>
 }
 
 /** The tool ran and exited non-zero; callers decide what that means. */
@@ -31,7 +33,10 @@ export class ToolFailedError extends Error {
 
 export async function runTool(tool: Tool, args: string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tool.command, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(tool.command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ? {...process.env, ...options.env} : process.env,
+    })
     let stdout = ''
     let stderr = ''
     let timedOut = false

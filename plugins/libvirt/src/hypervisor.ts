@@ -71,7 +71,11 @@ export class LibvirtHypervisor implements HypervisorBackend {
   }
 
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {
-    return prepareDisk(spec, image, spec.diskStrategy ?? this.settings.diskStrategy, this.paths, report)
+    return prepareDisk(spec, image, spec.diskStrategy ?? this.settings.diskStrategy, this.paths, report, {
+      partition: this.settings.resizePartition,
+      // libguestfs boots its appliance the way guests boot here: TCG unless KVM is usable.
+      forceTcg: this.domainType !== 'kvm',
+    })
   }
 
   async define(spec: GuestSpec, disk: PreparedDisk): Promise<void> {

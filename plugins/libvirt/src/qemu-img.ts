@@ -28,6 +28,11 @@ export async function imageInfo(path: string): Promise<DiskImageInfo> {
   }
 }
 
+/** An empty qcow2 of the given virtual size. */
+export async function createEmpty(path: string, sizeBytes: number): Promise<void> {
+  await runTool(QEMU_IMG, ['create', '-q', '-f', 'qcow2', path, String(sizeBytes)], {timeoutMs: 60_000})
+}
+
 /** A qcow2 that stores only what the guest changes; reads fall through to the backing image. */
 export async function createOverlay(backingPath: string, backingFormat: string, path: string, sizeBytes: number): Promise<void> {
   await runTool(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-b', backingPath, '-F', backingFormat, path, String(sizeBytes)], {

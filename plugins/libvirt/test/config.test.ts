@@ -9,7 +9,7 @@ describe('libvirt config section', () => {
 
   it('has valid defaults and EC_LIBVIRT_URI', () => {
     const defaults = libvirtSection.defaults(cp)
-    expect(defaults).to.deep.equal({uri: 'qemu:///system', virtType: 'auto', network: {mode: 'user'}, diskStrategy: 'overlay'})
+    expect(defaults).to.deep.equal({uri: 'qemu:///system', virtType: 'auto', network: {mode: 'user'}, diskStrategy: 'overlay', resizePartition: '/dev/sda1'})
     expect(validate(defaults)).to.equal(true)
     expect(libvirtSection.env).to.deep.equal({EC_LIBVIRT_URI: {key: 'uri', type: 'string'}})
   })
@@ -30,6 +30,7 @@ describe('libvirt config section', () => {
       virtType: 'auto',
       network: {mode: 'user'},
       diskStrategy: 'overlay',
+      resizePartition: '/dev/sda1',
       instancesDir: '/var/lib/ec/instances',
       imageCacheDir: '/var/lib/ec/images',
     })
