@@ -13,6 +13,8 @@ PACKAGES=(
   libguestfs-tools linux-image-cloud-amd64
   # guest networking, config drives, the test image
   dnsmasq-base genisoimage xorriso busybox-static syslinux extlinux syslinux-common
+  # what scripts/build-test-image.sh runs besides those (none is Essential)
+  e2fsprogs fdisk cpio kmod
   # small tools the scripts use
   curl ca-certificates procps iproute2
 )
