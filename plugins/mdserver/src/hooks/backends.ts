@@ -1,7 +1,33 @@
-// This plugin's backends arrive with their own issue; until then it
-// announces none, so ec reports them as unavailable instead of faking them.
+// Announces this plugin's two metadata backends to ec. Both read the one
+// `metadata:` section (the same object, so ec sees one owner). Kept tiny: the
+// HTTP server and the ISO tooling load only when a backend is created.
 import type {BackendDescriptor} from 'ec/plugins'
 
+import {metadataSection, resolveMetadataSettings} from '../config.js'
+
 export default async function backends(): Promise<BackendDescriptor[]> {
-  return []
+  return [
+    {
+      kind: 'metadata',
+      name: 'mdserver',
+      description: 'HTTP metadata server: NoCloud-net seed URL per instance (SMBIOS serial), phone-home, optional EC2/OpenStack layouts',
+      config: metadataSection,
+      async create(context) {
+        const {MdserverBackend} = await import('../mdserver.js')
+        const backend = new MdserverBackend(resolveMetadataSettings(context.section, context.stateDir), context.log)
+        await backend.resume()
+        return backend
+      },
+    },
+    {
+      kind: 'metadata',
+      name: 'configdrive',
+      description: 'NoCloud config drive: a "cidata" ISO per instance attached as a CD-ROM; no network, no phone-home',
+      config: metadataSection,
+      async create(context) {
+        const {ConfigDriveBackend} = await import('../configdrive.js')
+        return new ConfigDriveBackend(resolveMetadataSettings(context.section, context.stateDir), context.log)
+      },
+    },
+  ]
 }
