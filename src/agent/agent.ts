@@ -46,8 +46,9 @@ export class ComputeAgent {
   constructor(private readonly options: AgentOptions) {
     this.store = new InstanceStore(options.backends.transport)
     this.queue = new WorkQueue(options.compute.workers)
-    const phoneHomes = options.backends.metadata ? new PhoneHomes() : undefined
-    if (phoneHomes) options.backends.metadata!.onPhoneHome(phoneHomes.receive)
+    const {metadata} = options.backends
+    const phoneHomes = metadata?.phonesHome ? new PhoneHomes() : undefined
+    if (phoneHomes) metadata!.onPhoneHome(phoneHomes.receive)
     this.host = {
       hostId: options.identity.id,
       phoneHomes,

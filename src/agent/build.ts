@@ -86,7 +86,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     begin('boot')
     await host.hypervisor.start(id)
     begin('guest')
-    // Ready when the guest reports in; without a metadata backend, when it runs.
+    // Ready when the guest reports in; where it cannot (no metadata service, a config drive), when it runs.
     const reportedIn = host.phoneHomes ? await host.phoneHomes.wait(id, host.guestReadyTimeoutMs, signal) : undefined
     const addresses = await host.hypervisor.guestAddresses(id)
     written.apply((r) => {

@@ -28,8 +28,15 @@ export interface PhoneHome {
 }
 
 export interface MetadataBackend extends Closable {
+  /** Whether guests can report in (phone home) through it; the agent waits for that report only then. */
+  readonly phonesHome: boolean
   publish(data: InstanceMetadata): Promise<PublishedMetadata>
   /** Withdraw an instance's data. Idempotent. */
   unpublish(instanceId: string): Promise<void>
   onPhoneHome(handler: (report: PhoneHome) => void): void
+  /**
+   * For backends with a service of their own: run it in this process until
+   * closed (`ec metadata serve`). The agent starts it by itself otherwise.
+   */
+  serve?(): Promise<{url: string; close(): Promise<void>}>
 }
