@@ -67,10 +67,13 @@ export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}
   addDisk(devices, {device: 'disk', format: disk.format, path: disk.path, dev: 'vda', bus: 'virtio'})
   let virtioDisks = 1
   let cdroms = 0
+  // CD-ROMs hang off virtio-scsi: cloud kernels carry its driver but often not
+  // a SATA (AHCI) one, and a guest that cannot see its config drive has no data.
+  if ((spec.attachments ?? []).some((a) => a.type === 'cdrom')) devices.ele('controller', {type: 'scsi', index: '0', model: 'virtio-scsi'})
   for (const attachment of spec.attachments ?? []) {
     // Attachments are config drives and seed images: raw, and a cdrom is read-only.
     if (attachment.type === 'cdrom') {
-      addDisk(devices, {device: 'cdrom', format: 'raw', path: attachment.path, dev: 'sd' + driveLetters(cdroms++), bus: 'sata', readonly: true})
+      addDisk(devices, {device: 'cdrom', format: 'raw', path: attachment.path, dev: 'sd' + driveLetters(cdroms++), bus: 'scsi', readonly: true})
     } else {
       addDisk(devices, {device: 'disk', format: 'raw', path: attachment.path, dev: 'vd' + driveLetters(virtioDisks++), bus: 'virtio'})
     }
@@ -113,7 +116,7 @@ interface DiskDevice {
   format: string
   path: string
   dev: string
-  bus: 'virtio' | 'sata'
+  bus: 'virtio' | 'scsi'
   readonly?: boolean
 }
 

@@ -1,7 +1,7 @@
 // The libvirt hypervisor backend: images and disks on this host's disk,
 // guests as libvirt domains named `ec-<id>`. ec touches no other domain.
-import {mkdir, readdir, readFile, rm} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {copyFile, mkdir, readdir, readFile, rm} from 'node:fs/promises'
+import {basename, join, resolve} from 'node:path'
 
 import type {
   CachedImage,
@@ -79,20 +79,36 @@ export class LibvirtHypervisor implements HypervisorBackend {
   }
 
   async define(spec: GuestSpec, disk: PreparedDisk): Promise<void> {
+    // virtlogd creates the console log but not the directory it goes in.
+    await mkdir(this.paths.dir(spec.id), {recursive: true})
+    const attachments = await this.bringAttachments(spec)
     const xml = buildDomainXml({
-      spec,
+      spec: {...spec, attachments},
       disk,
       domainType: this.domainType,
       network: this.settings.network,
       consoleLogPath: this.paths.consoleLog(spec.id),
     })
-    // virtlogd creates the console log but not the directory it goes in.
-    await mkdir(this.paths.dir(spec.id), {recursive: true})
     try {
       await this.connection.run((hypervisor) => hypervisor.domainDefineXML(xml))
     } catch (error) {
       throw this.defineFailure(spec.id, error)
     }
+  }
+
+  /**
+   * Copy what the guest attaches (a config drive…) into its own directory:
+   * qemu can reach that one (checked at start), and destroy() removes it.
+   */
+  private async bringAttachments(spec: GuestSpec): Promise<GuestSpec['attachments']> {
+    const attachments = []
+    for (const [index, attachment] of (spec.attachments ?? []).entries()) {
+      const inside = join(this.paths.dir(spec.id), `attachment-${index}-${basename(attachment.path)}`)
+      await copyFile(attachment.path, inside)
+      attachments.push({...attachment, path: inside})
+    }
+
+    return attachments
   }
 
   async start(id: string): Promise<void> {

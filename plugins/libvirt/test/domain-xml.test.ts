@@ -69,10 +69,13 @@ describe('domain XML', () => {
     }))
     expect(disks).to.deep.equal([
       {device: 'disk', format: 'qcow2', file: disk.path, dev: 'vda', bus: 'virtio', readonly: false},
-      {device: 'cdrom', format: 'raw', file: '/tmp/seed.iso', dev: 'sda', bus: 'sata', readonly: true},
+      {device: 'cdrom', format: 'raw', file: '/tmp/seed.iso', dev: 'sda', bus: 'scsi', readonly: true},
       {device: 'disk', format: 'raw', file: '/tmp/data.img', dev: 'vdb', bus: 'virtio', readonly: false},
-      {device: 'cdrom', format: 'raw', file: '/tmp/other.iso', dev: 'sdb', bus: 'sata', readonly: true},
+      {device: 'cdrom', format: 'raw', file: '/tmp/other.iso', dev: 'sdb', bus: 'scsi', readonly: true},
     ])
+    // On virtio-scsi, which cloud kernels can drive (many have no AHCI driver for SATA).
+    const controllers = [...domain.getElementsByTagName('controller')].map((c) => [c.getAttribute('type'), c.getAttribute('model')])
+    expect(controllers).to.deep.equal([['scsi', 'virtio-scsi']])
   })
 
   it('logs the serial console to the per-instance file and puts a console on it', () => {

@@ -43,7 +43,7 @@ describe('libvirt backend on qemu:///system', () => {
     const basePath = join(scratch.path, 'base.qcow2')
     makeQcow2(basePath, '64M')
     const seedPath = join(scratch.path, 'seed.iso')
-    makeQcow2(seedPath, '1M') // define never opens it; only the path matters
+    makeQcow2(seedPath, '1M') // define copies it; only its path in the domain matters
     const spec = guestSpec({
       name: 'overlay guest',
       diskGb: 1,
@@ -61,7 +61,8 @@ describe('libvirt backend on qemu:///system', () => {
       const domain = parseXml(virsh('dumpxml', `ec-${spec.id}`))
       expect(domain.getAttribute('type')).to.equal('qemu')
       const files = [...domain.getElementsByTagName('disk')].map((d) => only(d, 'source').getAttribute('file'))
-      expect(files).to.deep.equal([disk.path, seedPath])
+      // Attachments are copied into the instance's directory, where qemu can reach them.
+      expect(files).to.deep.equal([disk.path, join(scratch.path, 'instances', spec.id, 'attachment-0-seed.iso')])
       expect(only(only(domain, 'serial'), 'log').getAttribute('file')).to.equal(join(scratch.path, 'instances', spec.id, 'console.log'))
       expect(only(only(domain, 'system'), 'entry').textContent).to.equal('ds=nocloud')
 
