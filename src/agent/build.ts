@@ -77,7 +77,8 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
     if (host.metadata) {
-      const published = await host.metadata.publish({instanceId: id, hostname: record.name, publicKeys: [], meta: {}})
+      const {publicKeys = [], userData, meta = {}} = record.spec // records from before these fields
+      const published = await host.metadata.publish({instanceId: id, hostname: record.name, publicKeys, userData, meta})
       guest.smbios = published.smbios
       guest.attachments = published.attachments
     }

@@ -36,6 +36,8 @@ export interface SchedulingConfig {
   deleteTimeoutSeconds: number
   /** How long `ec instance create --wait` waits for ACTIVE. */
   waitTimeoutSeconds: number
+  /** --user-data larger than this is refused before anything is scheduled (records live in etcd). */
+  maxUserDataBytes: number
 }
 
 export interface FlavorConfig {
@@ -93,7 +95,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       allocationRatio: {VCPU: 4, MEMORY_MB: 1, DISK_GB: 1},
       inventory: {},
     },
-    scheduling: {pendingTimeoutSeconds: 120, deleteTimeoutSeconds: 120, waitTimeoutSeconds: 900},
+    scheduling: {pendingTimeoutSeconds: 120, deleteTimeoutSeconds: 120, waitTimeoutSeconds: 900, maxUserDataBytes: 65_536},
     flavors: {
       tiny: {vcpus: 1, memoryMb: 256, diskGb: 1},
       small: {vcpus: 1, memoryMb: 1024, diskGb: 10},

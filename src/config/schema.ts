@@ -63,6 +63,7 @@ export const coreSchema = {
       pendingTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
       deleteTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
       waitTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
+      maxUserDataBytes: {type: 'integer', minimum: 1, maximum: 1_048_576},
     },
   },
   flavors: {

@@ -23,6 +23,10 @@ export interface InstanceSpec {
   image: ImageSource
   flavor?: string
   diskStrategy?: DiskStrategy
+  /** What the guest gets through the metadata backend. */
+  publicKeys: string[]
+  userData?: string
+  meta: Record<string, string>
 }
 
 export interface StepTimes {

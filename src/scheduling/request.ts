@@ -1,7 +1,7 @@
 // Turns what `ec instance create` was given — flags, a flavor from config, or
 // etcd-compute's raw form `resources=VCPU:1,MEMORY_MB:512,DISK_GB:1&required=T,!U`
 // — into one validated InstanceSpec. Later sources win: flavor < raw < flags.
-import {existsSync, statSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import type {FlavorConfig, ImageConfig} from '../config/defaults.js'
@@ -21,6 +21,10 @@ export interface CreateInput {
   memberOf?: string[]
   image?: string
   diskStrategy?: DiskStrategy
+  keyFiles?: string[]
+  userDataFile?: string
+  /** KEY=VALUE pairs. */
+  meta?: string[]
 }
 
 export interface Catalog {
@@ -42,7 +46,7 @@ export function validateName(name: string): string {
   return name
 }
 
-export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cwd()): InstanceSpec {
+export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cwd(), maxUserDataBytes = 65_536): InstanceSpec {
   const resources: Record<string, number> = {}
   const required = new Set<string>()
   const forbidden = new Set<string>()
@@ -120,7 +124,53 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     image: resolveImage(input.image.trim(), catalog.images, cwd),
     flavor: flavorName,
     diskStrategy: input.diskStrategy,
+    publicKeys: (input.keyFiles ?? []).flatMap((file) => readPublicKeys(resolve(cwd, file))),
+    userData: input.userDataFile === undefined ? undefined : readUserData(resolve(cwd, input.userDataFile), maxUserDataBytes),
+    meta: parseMeta(input.meta ?? []),
   }
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new EcError('usage', `${flag} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+  }
+}
+
+/** Every key line of an OpenSSH public key file (authorized_keys style). */
+function readPublicKeys(path: string): string[] {
+  const keys = readText(path, '--key-file')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+  const bad = keys.find((key) => !/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(key))
+  if (keys.length === 0 || bad !== undefined) {
+    throw new EcError('usage', `--key-file ${path} does not hold OpenSSH public keys (lines like "ssh-ed25519 AAAA… comment")`)
+  }
+
+  return keys
+}
+
+function readUserData(path: string, maxBytes: number): string {
+  const text = readText(path, '--user-data')
+  const bytes = Buffer.byteLength(text)
+  if (bytes > maxBytes) {
+    throw new EcError('usage', `--user-data ${path} is ${bytes} bytes; the limit is ${maxBytes} (scheduling.maxUserDataBytes): fetch the rest from the guest instead`)
+  }
+
+  return text
+}
+
+function parseMeta(pairs: string[]): Record<string, string> {
+  const meta: Record<string, string> = {}
+  for (const pair of pairs) {
+    const match = /^([A-Za-z0-9_.-]+)=(.*)$/s.exec(pair)
+    if (!match) throw new EcError('usage', `--meta "${pair}" is not KEY=VALUE (letters, digits, . _ - in the key)`)
+    meta[match[1]] = match[2]
+  }
+
+  return meta
 }
 
 export interface RawRequest {

@@ -114,4 +114,26 @@ describe('resource requests', () => {
       expect(failure(() => validateName(bad)).reason, bad).to.equal('usage')
     }
   })
+
+  it('reads public keys, user-data and custom metadata for the guest', () => {
+    writeFileSync(join(dir, 'id.pub'), '# mine\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB me@host\n\nssh-rsa AAAAB3NzaC1yc2E other\n')
+    writeFileSync(join(dir, 'user-data'), '#!/bin/sh\necho hi\n')
+    const spec = buildSpec({flavor: 'small', image: 'debian', keyFiles: ['id.pub'], userDataFile: 'user-data', meta: ['role=web', 'note=a=b']}, catalog, dir)
+    expect(spec.publicKeys).to.deep.equal(['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB me@host', 'ssh-rsa AAAAB3NzaC1yc2E other'])
+    expect(spec.userData).to.equal('#!/bin/sh\necho hi\n')
+    expect(spec.meta).to.deep.equal({role: 'web', note: 'a=b'})
+  })
+
+  it('refuses oversized user-data, a file that holds no keys, and malformed metadata, each in one line', () => {
+    writeFileSync(join(dir, 'big'), 'x'.repeat(101))
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', userDataFile: 'big'}, catalog, dir, 100)).message).to.equal(
+      `--user-data ${join(dir, 'big')} is 101 bytes; the limit is 100 (scheduling.maxUserDataBytes): fetch the rest from the guest instead`,
+    )
+    writeFileSync(join(dir, 'notkey'), 'hello\n')
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', keyFiles: ['notkey']}, catalog, dir)).message).to.match(/does not hold OpenSSH public keys/)
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', keyFiles: ['nope']}, catalog, dir)).message).to.equal(`--key-file ${join(dir, 'nope')}: no such file`)
+    const meta = failure(() => buildSpec({flavor: 'small', image: 'debian', meta: ['novalue']}, catalog, dir))
+    expect(meta.reason).to.equal('usage')
+    expect(meta.message).to.equal('--meta "novalue" is not KEY=VALUE (letters, digits, . _ - in the key)')
+  })
 })

@@ -7,7 +7,7 @@ const base: InstanceRecord = {
   id: 'id',
   name: 'web1',
   state: 'BUILDING',
-  spec: {vcpus: 1, memoryMb: 1, diskGb: 1, resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: [], image: {ref: 'x'}},
+  spec: {vcpus: 1, memoryMb: 1, diskGb: 1, resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: [], image: {ref: 'x'}, publicKeys: [], meta: {}},
   steps: {},
   buildAttempts: 1,
   createdAt: '',

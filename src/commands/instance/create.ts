@@ -34,6 +34,9 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     'member-of': Flags.string({description: 'Aggregate uuid, or a comma-separated "any of" list (repeatable).', multiple: true}),
     'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
+    'key-file': Flags.string({description: 'OpenSSH public key file for the guest (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
+    'user-data': Flags.string({description: 'User-data file for cloud-init, any format (limit: scheduling.maxUserDataBytes).'}),
+    meta: Flags.string({description: 'Custom metadata KEY=VALUE (repeatable).', multiple: true}),
     wait: Flags.boolean({allowNo: true, description: 'Follow the build until ACTIVE (default: on when stdout is a terminal).'}),
   }
 
@@ -55,8 +58,13 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
         memberOf: this.flags['member-of'],
         image: this.flags.image,
         diskStrategy: this.flags['disk-strategy'],
+        keyFiles: this.flags['key-file'],
+        userDataFile: this.flags['user-data'],
+        meta: this.flags.meta,
       },
       config.values,
+      process.cwd(),
+      config.values.scheduling.maxUserDataBytes,
     )
     if (name) validateName(name)
 
