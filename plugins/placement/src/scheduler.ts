@@ -80,6 +80,8 @@ export class PlacementScheduler implements SchedulerBackend {
         throwIfCancelled(options.signal, consumerId)
         attempts++
         report(options, 'claim', `claiming on ${this.hostNames.get(candidate.hostId) ?? candidate.hostId} (try ${attempts})`)
+        // The host's name is looked up while the claim is being written, not after.
+        const hostName = this.hostName(candidate.hostId)
         try {
           // No signal here: an abandoned PUT would leave it unknown whether the claim holds.
           await this.client.putAllocations(consumerId, {
@@ -99,7 +101,7 @@ export class PlacementScheduler implements SchedulerBackend {
         return {
           consumerId,
           hostId: candidate.hostId,
-          hostName: await this.hostName(candidate.hostId),
+          hostName: await hostName,
           allocations: candidate.resources,
           attempts,
         }
@@ -209,12 +211,12 @@ export class PlacementScheduler implements SchedulerBackend {
   }
 
   /** The host's name for a Claim; one listing refreshes the cache on a miss, and failure falls back to the id. */
+  /** The provider's name (cached): one small GET of that provider, never a listing of them all. */
   private async hostName(hostId: string): Promise<string> {
     if (!this.hostNames.has(hostId)) {
       try {
-        for (const provider of await this.ecHostProviders()) {
-          this.hostNames.set(provider.uuid, provider.name)
-        }
+        const provider = await this.client.getProvider(hostId)
+        if (provider) this.hostNames.set(hostId, provider.name)
       } catch {
         // The claim holds already; a missing name must not turn it into an error.
       }
