@@ -62,6 +62,11 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     })
   }
 
+  // The guest's data does not depend on its disk: publish it while image and disk are prepared.
+  const {publicKeys = [], userData, meta = {}} = record.spec // records from before these fields
+  const publishing = host.metadata?.publish({instanceId: id, hostname: record.name, publicKeys, userData, meta})
+  publishing?.catch(() => undefined) // awaited, and its failure reported, at the define step
+
   try {
     const image: ImageInfo = await host.hypervisor.ensureImage(record.spec.image, report, signal)
     const guest: GuestSpec = {
@@ -76,9 +81,8 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     begin('disk')
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
-    if (host.metadata) {
-      const {publicKeys = [], userData, meta = {}} = record.spec // records from before these fields
-      const published = await host.metadata.publish({instanceId: id, hostname: record.name, publicKeys, userData, meta})
+    if (publishing) {
+      const published = await publishing
       guest.smbios = published.smbios
       guest.attachments = published.attachments
     }
