@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// bench/boot, two figures (issue 4); prints one JSON line.
+// (a) From starting `ec instance create --wait` to the guest's boot line
+//     ("ec-test: boot") on its serial console, beside `virsh create` of the
+//     same domain XML (dumped from ec's own domain, renamed, on a fresh
+//     overlay) to the same line. Medians of BENCH_RUNS; target: ec adds at
+//     most 15%.
+// (b) Disk preparation time for overlay, copy and resize at 1, 10 and 50 GB
+//     requested sizes (the libvirt backend's prepareDisk, in-process);
+//     target: overlay under 100 ms and flat across sizes.
+// Guests boot the test image under TCG through the system libvirtd.
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {randomUUID} from 'node:crypto'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = join(root, 'bin', 'run.js')
+const BOOT_LINE = 'ec-test: boot'
+
+const {prepareDisk} = await import(join(root, 'plugins/libvirt/dist/disks.js'))
+const {InstancePaths} = await import(join(root, 'plugins/libvirt/dist/naming.js'))
+
+async function freePort() {
+  const server = createServer()
+  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
+  const {port} = server.address()
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
+const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
+
+/** Resolves with the seconds from `start` until `file` holds the boot line. */
+async function bootLine(file, start, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(BOOT_LINE)) return seconds(start)
+    if (Date.now() > deadline) throw new Error(`no boot line in ${file}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+const image = execFileSync('bash', [join(root, 'scripts', 'build-test-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1)
+const dir = mkdtempSync(join(tmpdir(), 'ec-bench-boot-'))
+chmodSync(dir, 0o755) // qemu runs as libvirt-qemu
+const instancesDir = join(dir, 'instances')
+const [clientPort, peerPort, placementPort, metadataPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+const configFile = join(dir, 'ec.config.yaml')
+writeFileSync(
+  configFile,
+  [
+    `stateDir: ${join(dir, 'state')}`,
+    `controlPlane: {etcd: {clientPort: ${clientPort}, peerPort: ${peerPort}}, placement: {port: ${placementPort}}}`,
+    `libvirt: {uri: "qemu:///system", instancesDir: ${instancesDir}, imageCacheDir: ${join(dir, 'cache')}}`,
+    `metadata: {port: ${metadataPort}, dataDir: ${join(dir, 'metadata')}}`,
+    'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}}',
+    `images: {test: {path: ${image}}}`,
+  ].join('\n') + '\n',
+)
+const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
+const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
+const virsh = (...args) => execFileSync('virsh', ['-c', 'qemu:///system', ...args], {encoding: 'utf8'})
+let agent
+
+try {
+  if (ec(['up']).status !== 0) throw new Error('ec up failed')
+  agent = spawn(process.execPath, [bin, 'compute', 'start', '--name', 'bench-boot', '--state-dir', join(dir, 'agent')], {env, stdio: ['ignore', 'pipe', 'inherit']})
+  await new Promise((resolve, reject) => {
+    let out = ''
+    agent.stdout.on('data', (chunk) => (out += chunk) && out.includes('is schedulable') && resolve())
+    agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)))
+  })
+
+  // (a) ec: the clock starts as the command is started; the instance's console log is found as it appears.
+  const ecTimes = []
+  let domainXml
+  for (let i = 0; i < RUNS + 1; i++) {
+    const known = new Set(existsSync(instancesDir) ? (await import('node:fs')).readdirSync(instancesDir) : [])
+    const start = process.hrtime.bigint()
+    const child = spawn(process.execPath, [bin, 'instance', 'create', `boot${i}`, '--vcpus', '1', '--memory', '256', '--disk', '1', '--image', 'test', '--wait', '--json'], {env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    let id
+    while (!id) {
+      id = existsSync(instancesDir) ? (await import('node:fs')).readdirSync(instancesDir).find((d) => !known.has(d)) : undefined
+      if (!id) await new Promise((r) => setTimeout(r, 5))
+    }
+
+    const elapsed = await bootLine(join(instancesDir, id, 'console.log'), start)
+    await new Promise((r) => child.once('exit', r))
+    if (i > 0) ecTimes.push(elapsed) // the first run warms the metadata server and caches
+    else domainXml = virsh('dumpxml', `ec-${id}`)
+    ec(['instance', 'delete', `boot${i}`])
+  }
+
+  // The same domain, by hand: a fresh overlay, its own name, uuid, MAC and console log.
+  const virshTimes = []
+  for (let i = 0; i < RUNS + 1; i++) {
+    const uuid = randomUUID()
+    const own = join(instancesDir, `virsh-${uuid}`)
+    mkdirSync(own, {recursive: true})
+    const disk = join(own, 'disk.qcow2')
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', disk, String(1024 ** 3)])
+    const xml = domainXml
+      .replace(/<name>[^<]+<\/name>/, `<name>bench-${uuid}</name>`)
+      .replace(/<uuid>[^<]+<\/uuid>/, `<uuid>${uuid}</uuid>`)
+      .replace(/<mac address='[^']+'\/>/, '')
+      .replace(/<source file='[^']*disk\.qcow2'[^/]*\/>/, `<source file='${disk}'/>`)
+      .replace(/file='[^']*console\.log'/g, `file='${join(own, 'console.log')}'`)
+      .replace(/<backingStore[\s\S]*?<\/backingStore>/g, '')
+    const file = join(own, 'domain.xml')
+    writeFileSync(file, xml)
+    const start = process.hrtime.bigint()
+    virsh('create', file)
+    const elapsed = await bootLine(join(own, 'console.log'), start)
+    if (i > 0) virshTimes.push(elapsed)
+    virsh('destroy', `bench-${uuid}`)
+    rmSync(own, {recursive: true, force: true})
+  }
+
+  // (b) disk preparation, in-process, on the same image.
+  const paths = new InstancePaths(join(dir, 'disks'))
+  const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', image], {encoding: 'utf8'}))
+  const source = {ref: 'test', path: image, format: 'qcow2', virtualSizeBytes: info['virtual-size']}
+  const disks = {}
+  for (const strategy of ['overlay', 'copy', 'resize']) {
+    for (const gb of [1, 10, 50]) {
+      const spec = {id: randomUUID(), name: 'bench', vcpus: 1, memoryMb: 256, diskGb: gb, image: {ref: 'test', path: image}}
+      const start = process.hrtime.bigint()
+      await prepareDisk(spec, source, strategy, paths, () => {}, {partition: '/dev/sda1', forceTcg: true})
+      disks[`${strategy}_${gb}gb_ms`] = round(seconds(start) * 1000)
+      rmSync(paths.dir(spec.id), {recursive: true, force: true})
+    }
+  }
+
+  const ecMedian = median(ecTimes)
+  const virshMedian = median(virshTimes)
+  const overlay = [disks.overlay_1gb_ms, disks.overlay_10gb_ms, disks.overlay_50gb_ms]
+  const figures = {
+    bench: 'boot',
+    runs: RUNS,
+    ec_to_boot_line_s: round(ecMedian, 2),
+    virsh_to_boot_line_s: round(virshMedian, 2),
+    ratio: round(ecMedian / virshMedian, 2),
+    target_ratio: 1.15,
+    ...disks,
+    overlay_target_ms: 100,
+  }
+  figures.boot_within_target = figures.ratio <= figures.target_ratio
+  figures.overlay_within_target = Math.max(...overlay) < 100
+  console.log(JSON.stringify(figures))
+} finally {
+  agent?.kill('SIGTERM')
+  if (agent) await new Promise((r) => agent.once('exit', r))
+  ec(['down', '--purge'])
+  rmSync(dir, {recursive: true, force: true})
+}
