@@ -66,8 +66,11 @@ export class LibvirtHypervisor implements HypervisorBackend {
     return new LibvirtHypervisor(settings, choice.type)
   }
 
-  ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo> {
-    return this.images.ensure(source, report, signal)
+  async ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo> {
+    const image = await this.images.ensure(source, report, signal)
+    // An overlay reads its image as the backing file: the daemon's qemu user must reach it too.
+    if (isSystemUri(this.settings.uri)) await checkReachableByQemu(image.path, `the image ${source.ref}`)
+    return image
   }
 
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {

@@ -7,13 +7,14 @@ import {dirname} from 'node:path'
 
 import {LibvirtBackendError} from './errors.js'
 
-export async function checkReachableByQemu(dir: string, configKey: string): Promise<void> {
+/** `what` names the setting to change (a config key) or the thing to move. */
+export async function checkReachableByQemu(dir: string, what: string): Promise<void> {
   for (let current = dirname(dir); ; current = dirname(current)) {
     const {mode} = await stat(current)
     if ((mode & 0o001) === 0) {
       throw new LibvirtBackendError(
         'environment',
-        `qemu (run by the system libvirtd as its own user) cannot reach ${dir}: ${current} is not searchable by others (mode ${(mode & 0o777).toString(8)}); set ${configKey} elsewhere (default /var/lib/ec) or chmod o+x ${current}`,
+        `qemu (run by the system libvirtd as its own user) cannot reach ${dir}: ${current} is not searchable by others (mode ${(mode & 0o777).toString(8)}); move ${what} elsewhere (e.g. under /var/lib/ec) or chmod o+x ${current}`,
       )
     }
 

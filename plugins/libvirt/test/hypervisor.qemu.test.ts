@@ -81,8 +81,18 @@ describe('libvirt backend on qemu:///system', () => {
     const error = await rejection(LibvirtHypervisor.create({uri: URI, instancesDir: join(hidden, 'instances')}, scratch.path))
     expect(error).to.include({reason: 'environment'})
     expect(error.message).to.equal(
-      `qemu (run by the system libvirtd as its own user) cannot reach ${join(hidden, 'instances')}: ${hidden} is not searchable by others (mode 700); set libvirt.instancesDir elsewhere (default /var/lib/ec) or chmod o+x ${hidden}`,
+      `qemu (run by the system libvirtd as its own user) cannot reach ${join(hidden, 'instances')}: ${hidden} is not searchable by others (mode 700); move libvirt.instancesDir elsewhere (e.g. under /var/lib/ec) or chmod o+x ${hidden}`,
     )
+  })
+
+  it('refuses a local image qemu could not read as a backing file', async () => {
+    const hidden = join(scratch.path, 'private-images')
+    await mkdir(hidden, {mode: 0o700})
+    const path = join(hidden, 'base.qcow2')
+    makeQcow2(path, '16M')
+    const error = await rejection(backend.ensureImage({ref: 'hidden', path}, () => {}))
+    expect(error).to.include({reason: 'environment'})
+    expect(error.message).to.match(new RegExp(`cannot reach ${path}: ${hidden} is not searchable by others .*move the image hidden elsewhere`))
   })
 
   it('gives notFound for a missing image path', async () => {
