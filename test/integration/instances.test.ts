@@ -19,7 +19,8 @@ import {makeQcow2, startImageServer, type ImageServer} from '../helpers/image-se
 import {freePorts} from '../helpers/ports.js'
 import {allocationsOf, providers} from '../helpers/placement.js'
 
-const HOST_VCPUS = 15
+// 20 simultaneous creates must all complete on one host: pack fills host-a with 20 before host-b.
+const HOST_VCPUS = 20
 
 describe('instances end to end (real etcd, Placement, agents on test:///default)', function () {
   this.timeout(180_000)
@@ -193,6 +194,9 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
     for (const r of refused) expect(r.code, r.stdout + r.stderr).to.equal(7)
     expect(created).to.have.length(2 * HOST_VCPUS)
     for (const r of created) await waitForState(r.id, 'ACTIVE')
+    const perHost = new Map<string, number>()
+    for (const r of created) perHost.set(r.host!.name, (perHost.get(r.host!.name) ?? 0) + 1)
+    expect([...perHost.values()], 'instances per host').to.deep.equal([HOST_VCPUS, HOST_VCPUS])
     for (const provider of await providers(cp.placementUrl)) {
       for (const [cls, used] of Object.entries(provider.usages)) {
         expect(used, `${provider.name} ${cls}`).to.be.at.most(provider.capacity[cls])
