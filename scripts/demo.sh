@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# The main job on one machine: a control plane (ec up), one compute agent,
-# an instance created with live progress, listed, shown and deleted.
-# The agent uses libvirt's test:///default driver until real guests boot
-# (EC_DEMO_LIBVIRT_URI=qemu:///system to try the real hypervisor).
+# The main job on one machine: a control plane (ec up), one compute agent, a
+# real VM (the test image, built from Debian packages) booted under qemu with
+# live progress, its console, the instance listed, shown and deleted.
+# EC_DEMO_LIBVIRT_URI=test:///default runs the same flow on libvirt's test
+# driver (no guest runs, no metadata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ec() { ./bin/run.js "$@"; }
+uri=${EC_DEMO_LIBVIRT_URI:-qemu:///system}
 
 work=$(mktemp -d /tmp/ec-demo.XXXXXX)
-qemu-img create -q -f qcow2 "$work/demo.qcow2" 1G
+chmod 0755 "$work" # the system libvirtd's qemu (libvirt-qemu) reads the image and disks here
+image="$work/ec-test.qcow2"
+cp "$(bash scripts/build-test-image.sh)" "$image"
+if [ "$uri" = "test:///default" ]; then metadata=none; else metadata=mdserver; fi
 cat > "$work/ec.config.yaml" <<YAML
 stateDir: $work/state
-backends: {metadata: none}
-libvirt: {uri: "${EC_DEMO_LIBVIRT_URI:-test:///default}"}
+backends: {metadata: $metadata}
+libvirt: {uri: "$uri", instancesDir: $work/instances, imageCacheDir: $work/images}
+metadata: {dataDir: $work/metadata}
 images:
-  demo: {path: $work/demo.qcow2}
+  demo: {path: $image}
 YAML
 export EC_CONFIG="$work/ec.config.yaml"
+printf '#!/bin/sh\necho "hello from user-data on $(hostname)"\n' > "$work/user-data"
 
 agent_pid=
 cleanup() {
@@ -31,9 +38,11 @@ ec compute start --name demo-host > "$work/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 100); do grep -q 'is schedulable' "$work/agent.log" 2>/dev/null && break; sleep 0.2; done
 ec host list
-ec instance create web1 --flavor tiny --image demo --wait
+ec instance create web1 --vcpus 1 --memory 256 --disk 1 --image demo --user-data "$work/user-data" --meta role=demo --wait
 ec instance list
 ec instance show web1
+echo "--- the guest's serial console:"
+ec instance console web1
 ec instance delete web1
-echo "demo finished; the agent's log was:"
+echo "--- demo finished; the agent's log:"
 cat "$work/agent.log"
