@@ -123,6 +123,8 @@ try {
     onEvents(events) {
       for (const event of events) {
         if (event.type !== 'put') continue
+        // Only settled records matter: skip parsing the many progress updates (measurement, not ec).
+        if (!/"state":"(ACTIVE|ERROR)"/.test(event.kv.value)) continue
         const record = JSON.parse(event.kv.value)
         if (seen.has(record.id) || (record.state !== 'ACTIVE' && record.state !== 'ERROR')) continue
         seen.add(record.id)
