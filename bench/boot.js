@@ -12,10 +12,10 @@
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {freePort, median, round} from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -25,20 +25,6 @@ const BOOT_LINE = 'ec-test: boot'
 const {prepareDisk} = await import(join(root, 'plugins/libvirt/dist/disks.js'))
 const {InstancePaths} = await import(join(root, 'plugins/libvirt/dist/naming.js'))
 
-async function freePort() {
-  const server = createServer()
-  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
-  const {port} = server.address()
-  await new Promise((r) => server.close(r))
-  return port
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
 
 /** Resolves with the seconds from `start` until `file` holds the boot line. */

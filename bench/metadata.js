@@ -11,10 +11,10 @@ import {spawn} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {createRequire} from 'node:module'
-import {createServer} from 'node:net'
 import {availableParallelism, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
+import {freePort} from './lib.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const pkg = join(root, 'plugins', 'mdserver')
@@ -38,14 +38,6 @@ if (process.argv[2] === '--serve') {
   process.on('disconnect', () => process.exit(0))
 } else {
   await main()
-}
-
-async function freePort() {
-  const server = createServer()
-  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
-  const {port} = server.address()
-  await new Promise((r) => server.close(r))
-  return port
 }
 
 async function main() {

@@ -12,10 +12,10 @@
 import {spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {freePort, pool} from './lib.js'
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 500)
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10)
@@ -27,24 +27,6 @@ const {createInstance} = await import(join(root, 'dist/scheduling/create.js'))
 const {InstanceStore} = await import(join(root, 'dist/instances/store.js'))
 const {EtcdTransport} = await import(join(root, 'plugins/etcd/dist/transport.js'))
 const {PlacementScheduler} = await import(join(root, 'plugins/placement/dist/scheduler.js'))
-
-async function freePort() {
-  const server = createServer()
-  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
-  const {port} = server.address()
-  await new Promise((r) => server.close(r))
-  return port
-}
-
-/** Run `work(i)` for i in [0, count) with at most `limit` at once. */
-async function pool(count, limit, work) {
-  let next = 0
-  await Promise.all(
-    Array.from({length: Math.min(limit, count)}, async () => {
-      while (next < count) await work(next++)
-    }),
-  )
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'ec-bench-schedule-'))
 const [clientPort, peerPort, placementPort] = [await freePort(), await freePort(), await freePort()]

@@ -5,21 +5,13 @@
 // Target (issue 2): `ec --help` under 300 ms.
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {freePort, median} from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10)
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
-
-async function freePort() {
-  const server = createServer()
-  await new Promise((r) => server.listen({host: '127.0.0.1', port: 0}, r))
-  const {port} = server.address()
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'ec-bench-'))
 const configFile = join(dir, 'ec.config.yaml')
@@ -30,12 +22,6 @@ writeFileSync(
 )
 const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
 const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 
 function measure(args, expectedExit = 0) {
   ec(args) // warm the file cache once

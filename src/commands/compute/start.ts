@@ -1,5 +1,5 @@
+import {agentDir} from '../../agent/agent-dir.js'
 import {Flags} from '@oclif/core'
-import {join} from 'node:path'
 
 import {ComputeAgent} from '../../agent/agent.js'
 import {loadOrCreateIdentity} from '../../agent/host-identity.js'
@@ -27,16 +27,16 @@ export default class ComputeStart extends EcCommand<typeof ComputeStart> {
     if (this.flags.name) overrides.push({path: ['compute', 'hostName'], value: this.flags.name, origin: {kind: 'flag', flag: '--name'}})
     const config = await this.effectiveConfig(overrides)
     const {compute, backends: selected} = config.values
-    const agentDir = join(config.values.stateDir, 'compute')
+    const hostDir = agentDir(config)
     const log = lineLogger((line) => this.log(line))
 
-    await withStateLock({dir: agentDir, name: 'agent.lock', holder: 'another ec compute start'}, async () => {
-      const identity = await loadOrCreateIdentity(agentDir, compute.hostName)
-      const open = {stateDir: agentDir, log}
+    await withStateLock({dir: hostDir, name: 'agent.lock', holder: 'another ec compute start'}, async () => {
+      const identity = await loadOrCreateIdentity(hostDir, compute.hostName)
+      const open = {stateDir: hostDir, log}
       const agent = new ComputeAgent({
         identity,
         compute,
-        capacity: await measureCapacity(agentDir),
+        capacity: await measureCapacity(hostDir),
         log,
         backends: {
           transport: await this.backend(config, 'transport', open),

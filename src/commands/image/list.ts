@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-import {join} from 'node:path'
+import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
@@ -11,12 +10,12 @@ export default class ImageList extends EcCommand<typeof ImageList> {
   static override examples = ['<%= config.bin %> image list', '<%= config.bin %> image list --json']
   static override enableJsonFlag = true
   static override flags = {
-    'state-dir': Flags.string({description: "The host agent's state directory, if it was started with one."}),
+    'state-dir': agentStateDirFlag,
   }
 
   async run(): Promise<CachedImage[]> {
     const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
-    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: join(config.values.stateDir, 'compute')})
+    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: agentDir(config)})
     const images = await hypervisor.listImages()
     this.log(
       renderTable(

@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-import {join} from 'node:path'
+import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
@@ -10,12 +9,12 @@ export default class ImagePrune extends EcCommand<typeof ImagePrune> {
   static override examples = ['<%= config.bin %> image prune']
   static override enableJsonFlag = true
   static override flags = {
-    'state-dir': Flags.string({description: "The host agent's state directory, if it was started with one."}),
+    'state-dir': agentStateDirFlag,
   }
 
   async run(): Promise<CachedImage[]> {
     const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
-    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: join(config.values.stateDir, 'compute')})
+    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: agentDir(config)})
     const removed = await hypervisor.pruneImages()
     for (const image of removed) this.log(`removed ${image.url} (${(image.bytes / 2 ** 20).toFixed(1)} MiB)`)
     if (removed.length === 0) this.log('nothing to remove: every cached image is in use, or the cache is empty')

@@ -1,3 +1,4 @@
+import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 import {Args, Flags} from '@oclif/core'
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
@@ -16,7 +17,7 @@ export default class InstanceConsole extends EcCommand<typeof InstanceConsole> {
   static override args = {ref: Args.string({description: 'Instance id or name.', required: true})}
   static override flags = {
     follow: Flags.boolean({char: 'f', description: 'Keep printing new output until the instance is deleted (Ctrl-C to stop).'}),
-    'state-dir': Flags.string({description: "The host agent's state directory, if it was started with one."}),
+    'state-dir': agentStateDirFlag,
   }
 
   async run(): Promise<void> {
@@ -26,15 +27,15 @@ export default class InstanceConsole extends EcCommand<typeof InstanceConsole> {
     if (!found) throw new EcError('notFound', `no instance "${this.args.ref}"; list them with "ec instance list"`)
     const {id, name, host} = found.value
     if (!host) throw new EcError('notFound', `${name} has not reached a host yet, so it has no console`)
-    const agentDir = join(config.values.stateDir, 'compute')
-    const here = await readFile(join(agentDir, 'host.json'), 'utf8')
+    const hostDir = agentDir(config)
+    const here = await readFile(join(hostDir, 'host.json'), 'utf8')
       .then((text) => JSON.parse(text) as HostIdentity)
       .catch(() => undefined)
     if (here?.id !== host.id) {
       throw new EcError('usage', `the console of ${name} is kept on host ${host.name}; run "ec instance console ${name}" there`)
     }
 
-    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: agentDir})
+    const hypervisor = await this.backend(config, 'hypervisor', {stateDir: hostDir})
     let printed = 0
     for (;;) {
       const log = await hypervisor.consoleLog(id)

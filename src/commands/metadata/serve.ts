@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-import {join} from 'node:path'
+import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcError} from '../../errors.js'
@@ -11,13 +10,13 @@ export default class MetadataServe extends EcCommand<typeof MetadataServe> {
   static override description = `Serves the data the agent on this host published (the same directory under <state-dir>/compute), so guests keep getting it while the agent restarts. Stops on SIGINT or SIGTERM.`
   static override examples = ['<%= config.bin %> metadata serve']
   static override flags = {
-    'state-dir': Flags.string({description: "The host agent's state directory, if it was started with one."}),
+    'state-dir': agentStateDirFlag,
   }
 
   async run(): Promise<void> {
     const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
     const log = lineLogger((line) => this.log(line))
-    const metadata = await this.backend(config, 'metadata', {stateDir: join(config.values.stateDir, 'compute'), log})
+    const metadata = await this.backend(config, 'metadata', {stateDir: agentDir(config), log})
     if (!metadata.serve) {
       throw new EcError('usage', `the ${config.values.backends.metadata} metadata backend has no service to run; nothing to serve`)
     }
