@@ -104,6 +104,11 @@ export class ControlPlane {
   }
 
   async down(options: {purge: boolean}): Promise<DownResult> {
+    // Nothing was ever started here: report that without creating the directory.
+    if (!existsSync(this.stateDir)) {
+      return {stateDir: this.stateDir, services: this.services.map((s) => ({name: s.name, action: 'not running', purged: false}))}
+    }
+
     return withStateLock(this.lock(), async () => {
       const results: DownResult['services'] = []
       for (const service of [...this.services].reverse()) {

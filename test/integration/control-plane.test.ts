@@ -215,6 +215,13 @@ describe('ec up / status / down (real etcd + Placement)', function () {
       )
     })
 
+    it('ec down where nothing ever ran: exit 0, both not running, no directory created', async () => {
+      const result = await runEc(['down', '--json'], {env})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(parseJson<{services: Array<{action: string}>}>(result).services.map((s) => s.action)).to.deep.equal(['not running', 'not running'])
+      expect(existsSync(stateDir)).to.equal(false)
+    })
+
     it('two services on one port: exit 3', async () => {
       writeFileSync(env.EC_CONFIG!, `stateDir: ${stateDir}\ncontrolPlane:\n  etcd: {clientPort: ${ports[0]}, peerPort: ${ports[0]}}\n`)
       const result = await runEc(['up'], {env})
