@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {controlPlaneFrom, stateDirOverride} from '../control-plane/from-config.js'
+import {controlPlaneFrom, stateDirFlag, stateDirOverride} from '../control-plane/from-config.js'
 import type {DownResult} from '../control-plane/control-plane.js'
 import {EcCommand} from '../ec-command.js'
 import {renderTable} from '../output/table.js'
@@ -10,7 +10,7 @@ export default class Down extends EcCommand<typeof Down> {
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge']
   static override enableJsonFlag = true
   static override flags = {
-    'state-dir': Flags.string({description: 'Where data, logs and pid files live (default: $XDG_STATE_HOME/ec).'}),
+    'state-dir': stateDirFlag,
     purge: Flags.boolean({description: 'Also delete the services\' data, configuration and logs.'}),
   }
 

@@ -1,6 +1,4 @@
-import {Flags} from '@oclif/core'
-
-import {controlPlaneFrom, stateDirOverride} from '../control-plane/from-config.js'
+import {controlPlaneFrom, stateDirFlag, stateDirOverride} from '../control-plane/from-config.js'
 import type {ServiceStatus} from '../control-plane/control-plane.js'
 import {EcCommand} from '../ec-command.js'
 import {ExitCode} from '../errors.js'
@@ -18,7 +16,7 @@ export default class Status extends EcCommand<typeof Status> {
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
   static override enableJsonFlag = true
   static override flags = {
-    'state-dir': Flags.string({description: 'Where data, logs and pid files live (default: $XDG_STATE_HOME/ec).'}),
+    'state-dir': stateDirFlag,
   }
 
   async run(): Promise<StatusResult> {

@@ -1,6 +1,4 @@
-import {Flags} from '@oclif/core'
-
-import {controlPlaneFrom, stateDirOverride} from '../control-plane/from-config.js'
+import {controlPlaneFrom, stateDirFlag, stateDirOverride} from '../control-plane/from-config.js'
 import type {UpResult} from '../control-plane/control-plane.js'
 import {EcCommand} from '../ec-command.js'
 import {renderTable} from '../output/table.js'
@@ -11,7 +9,7 @@ export default class Up extends EcCommand<typeof Up> {
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up --state-dir /var/lib/ec --json']
   static override enableJsonFlag = true
   static override flags = {
-    'state-dir': Flags.string({description: 'Where data, logs and pid files live (default: $XDG_STATE_HOME/ec).'}),
+    'state-dir': stateDirFlag,
   }
 
   async run(): Promise<UpResult> {
