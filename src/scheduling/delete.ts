@@ -29,6 +29,7 @@ export async function deleteInstance(ref: string, options: DeleteOptions): Promi
     found.value.id,
     (record) => ({...record, state: 'DELETING'}),
     (record) => ({ops: record.host ? [InstanceStore.assignmentOp(record, 'delete')] : []}),
+    found,
   )
   if (!marked) return 'absent' // gone between the read and the write
   const record = marked.value
