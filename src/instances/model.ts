@@ -1,7 +1,7 @@
 // An instance's record, as stored under instances/<id>, and the state machine
 // it moves through. One owner per transition: `ec instance create` up to
 // SCHEDULED, the host agent after it; a delete may interrupt any state.
-import type {BuildPhase, DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
 
 export const INSTANCE_STATES = ['PENDING', 'SCHEDULED', 'BUILDING', 'ACTIVE', 'DELETING', 'ERROR'] as const
 export type InstanceState = (typeof INSTANCE_STATES)[number]
@@ -9,7 +9,6 @@ export type InstanceState = (typeof INSTANCE_STATES)[number]
 /** Every step `ec instance create --wait` shows, in order. */
 export const STEPS = ['candidates', 'claim', 'notify', 'accepted', 'image', 'disk', 'define', 'boot', 'guest'] as const
 export type Step = (typeof STEPS)[number]
-export const BUILD_PHASES: readonly BuildPhase[] = ['image', 'disk', 'define', 'boot', 'guest']
 
 export interface InstanceSpec {
   vcpus: number
@@ -67,11 +66,6 @@ const ALLOWED: Record<InstanceState, readonly InstanceState[]> = {
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {
   return from === to || ALLOWED[from].includes(to)
-}
-
-/** A terminal state for `create --wait`: it will not move without a new request. */
-export function isSettled(state: InstanceState): boolean {
-  return state === 'ACTIVE' || state === 'ERROR'
 }
 
 export function now(): string {
