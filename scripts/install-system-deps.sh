@@ -4,8 +4,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  # control plane (ec up)
-  etcd-server python3-placement gunicorn
+  # control plane (ec up): Placement on SQLite or on a private MariaDB, and
+  # openssl for the certificates that authenticate its clients
+  etcd-server python3-placement gunicorn mariadb-server python3-pymysql openssl
   # hypervisor: libvirt + qemu, and what @unraid/libvirt needs to build
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   qemu-system-x86 qemu-utils
@@ -15,6 +16,8 @@ PACKAGES=(
   dnsmasq-base genisoimage xorriso busybox-static syslinux extlinux syslinux-common
   # what scripts/build-test-image.sh runs besides those (none is Essential)
   e2fsprogs fdisk cpio kmod
+  # the Debian cloud image (scripts/build-debian-image.sh) and ec instance ssh
+  mmdebstrap openssh-client
   # small tools the scripts use
   curl ca-certificates procps iproute2
 )
