@@ -9,6 +9,8 @@ export const keys = {
   assignments: (hostId: string) => `hosts/${hostId}/assigned/`,
   /** Bound to the agent's lease: present while the agent runs. */
   alive: (hostId: string) => `hosts/${hostId}/alive`,
+  /** Bound to the agent's lease: the guests its hypervisor has, rewritten at every resync (see GuestInventory). */
+  guests: (hostId: string) => `hosts/${hostId}/guests`,
   hosts: () => 'hosts/',
 } as const
 

@@ -72,6 +72,16 @@ export function now(): string {
   return new Date().toISOString()
 }
 
+/**
+ * The value of hosts/<host>/guests: what the host's hypervisor had at `at`,
+ * so `ec audit` can compare guests with records and allocations without
+ * reaching into the host.
+ */
+export interface GuestInventory {
+  at: string
+  guests: Array<{id: string; name: string; state: string; defined: boolean}>
+}
+
 /** The value of hosts/<host>/assigned/<id>: what the host's agent must do. */
 export interface Assignment {
   id: string

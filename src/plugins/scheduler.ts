@@ -72,5 +72,11 @@ export interface SchedulerBackend extends Closable {
   release(consumerId: string): Promise<void>
   /** Current allocations of a consumer, by host id. */
   allocations(consumerId: string): Promise<Record<string, Record<string, number>>>
+  /**
+   * What every consumer holds on the host (its provider and any provider in
+   * its tree), by consumer id: one listing for an agent's or an audit's
+   * check that no guest runs without its allocation.
+   */
+  hostAllocations(hostId: string): Promise<Record<string, Record<string, number>>>
   listHosts(): Promise<HostUsage[]>
 }

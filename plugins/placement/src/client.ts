@@ -18,6 +18,7 @@ import {
 import type {
   AllocationCandidates,
   ConsumerAllocations,
+  ProviderAllocations,
   ProviderAggregates,
   ProviderInventories,
   ProviderTraits,
@@ -145,6 +146,18 @@ export class PlacementClient {
     if (filter.name !== undefined) params.append('name', filter.name)
     const response = await this.send<{resource_providers: ResourceProvider[]}>('GET', '/resource_providers', {params})
     return response.data.resource_providers
+  }
+
+  /** The provider and its descendants (Placement 1.14+). */
+  async providersInTree(rootUuid: string): Promise<ResourceProvider[]> {
+    const params = new URLSearchParams({in_tree: rootUuid})
+    const response = await this.send<{resource_providers: ResourceProvider[]}>('GET', '/resource_providers', {params})
+    return response.data.resource_providers
+  }
+
+  /** Every consumer's allocation against one provider. */
+  getProviderAllocations(uuid: string): Promise<ProviderAllocations> {
+    return this.send<ProviderAllocations>('GET', `/resource_providers/${enc(uuid)}/allocations`).then((r) => r.data)
   }
 
   getInventories(uuid: string): Promise<ProviderInventories> {

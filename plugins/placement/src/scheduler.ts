@@ -127,6 +127,21 @@ export class PlacementScheduler implements SchedulerBackend {
     return Object.fromEntries(Object.entries(allocations).map(([hostId, {resources}]) => [hostId, resources]))
   }
 
+  async hostAllocations(hostId: string): Promise<Record<string, Record<string, number>>> {
+    assertUuid(hostId, 'host id')
+    const tree = await this.client.providersInTree(hostId)
+    const held: Record<string, Record<string, number>> = {}
+    const listings = await mapLimit(tree, 8, (provider) => this.client.getProviderAllocations(provider.uuid))
+    for (const {allocations} of listings) {
+      for (const [consumer, {resources}] of Object.entries(allocations)) {
+        const sum = (held[consumer] ??= {})
+        for (const [rc, amount] of Object.entries(resources)) sum[rc] = (sum[rc] ?? 0) + amount
+      }
+    }
+
+    return held
+  }
+
   /** One listing, then inventory, usages and traits per host (three requests each, a few hosts at a time). */
   async listHosts(): Promise<HostUsage[]> {
     const providers = await this.ecHostProviders()

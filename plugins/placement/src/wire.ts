@@ -60,6 +60,11 @@ export interface AllocationCandidates {
   provider_summaries: Record<string, ProviderSummary>
 }
 
+export interface ProviderAllocations {
+  allocations: Record<string, {resources: Record<string, number>}>
+  resource_provider_generation: number
+}
+
 export interface ConsumerAllocations {
   allocations: Record<string, {resources: Record<string, number>; generation?: number}>
   consumer_generation?: number
