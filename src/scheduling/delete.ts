@@ -22,7 +22,7 @@ export interface DeleteOptions {
 export type DeleteOutcome = 'absent' | 'deleted' | 'deleted-host-down' | 'requested'
 
 export async function deleteInstance(ref: string, options: DeleteOptions): Promise<DeleteOutcome> {
-  const {store, scheduler} = options
+  const {store} = options
   const found = await store.find(ref)
   if (!found) return 'absent'
   const marked = await store.update(

@@ -4,7 +4,7 @@
 // guest printed on its serial console is the evidence.
 import {expect} from 'chai'
 import {execFileSync, spawnSync} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 

@@ -62,7 +62,7 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
       const r = await record(ref)
       const where = r ? `${r.state} at ${r.step ?? '-'} on ${r.host?.name ?? '-'}${r.error ? `: ${r.error.reason}` : ''}` : 'gone'
       const warnings = agents.flatMap((a) => a.output().split('\n').filter((l) => / (warn|error) /.test(l)).map((l) => `${a.name}: ${l}`))
-      throw new Error(`${(error as Error).message}; it is ${where}\nagent warnings:\n${warnings.join('\n') || '(none)'}`)
+      throw new Error(`${(error as Error).message}; it is ${where}\nagent warnings:\n${warnings.join('\n') || '(none)'}`, {cause: error})
     }
   }
 

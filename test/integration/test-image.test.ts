@@ -78,6 +78,7 @@ function run(command: string, args: string[], timeoutMs: number): Promise<{code:
 function consoleLines(path: string): string[] {
   if (!existsSync(path)) return []
   return readFileSync(path, 'latin1')
+    // eslint-disable-next-line no-control-regex -- strips the ANSI escapes the guest console writes
     .replaceAll(/\u001B(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])/g, '')
     .split(/\r?\n/)
     .map((line) => line.replaceAll('\r', ''))

@@ -6,7 +6,6 @@ import {existsSync} from 'node:fs'
 import {chmod, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {resolveSettings} from '../src/config.js'
 import {LibvirtHypervisor} from '../src/hypervisor.js'
 import {readHostFacts} from '../src/virt-type.js'
 import {guestSpec, makeQcow2, only, parseXml, qemuImgInfo, rejection, scratchDir} from './helpers.js'

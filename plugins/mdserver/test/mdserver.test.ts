@@ -1,7 +1,6 @@
 import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'
 import {createServer, type Server, type Socket} from 'node:net'
-import {join} from 'node:path'
 import {parse} from 'yaml'
 
 import type {PhoneHome} from 'ec/plugins'
