@@ -1,11 +1,14 @@
 // The base of every ec command: the global --config flag, lazy access to the
 // backend registry and the effective configuration, and one place where an
-// EcError becomes one line on stderr (or a JSON error document) and its exit code.
+// EcError — or a parse failure, reshaped into one — becomes one line on stderr
+// (or a JSON error document) and its exit code.
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {openBackend, type OpenOptions} from './backends/open.js'
 import {type EffectiveConfig, loadConfig, type Override} from './config/load.js'
 import {exitCodeOf, isReportable} from './errors.js'
+import {parseFailure} from './input/parse-error.js'
+import {escapeControlCharacters} from './output/escape.js'
 import type {BackendKind, BackendsByKind} from './plugins/backend.js'
 import {BackendRegistry} from './plugins/registry.js'
 
@@ -33,6 +36,8 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
       enableJsonFlag: this.ctor.enableJsonFlag,
       args: this.ctor.args,
       strict: this.ctor.strict,
+    }).catch((error: unknown) => {
+      throw parseFailure(error, [this.config.bin, ...(this.id?.split(':') ?? [])].join(' '))
     })
     this.flags = flags as EcFlags<T>
     this.args = args as EcArgs<T>
@@ -58,7 +63,7 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
 
   /** One unwrapped line on stderr, so scripts can grep it (oclif's warn() wraps). */
   protected warning(message: string): void {
-    this.logToStderr(`Warning: ${message}`)
+    this.logToStderr(`Warning: ${escapeControlCharacters(message)}`)
   }
 
   /** Open the backend config selects for `kind`; closed by this command's finally(). */
@@ -80,10 +85,12 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (!isReportable(error)) return super.catch(error)
     const exitCode = exitCodeOf(error)
+    // Messages echo user input (names, paths, flags): never let it reach the terminal raw.
+    const message = escapeControlCharacters(error.message)
     if (this.jsonEnabled()) {
-      this.logJson({error: {reason: error.reason, message: error.message, exitCode}})
+      this.logJson({error: {reason: error.reason, message, exitCode}})
     } else {
-      this.logToStderr(`Error: ${error.message}`)
+      this.logToStderr(`Error: ${message}`)
       if (error.details) this.logToStderr(error.details)
     }
 

@@ -1,14 +1,16 @@
 // The JSON Schema of ec's own configuration. Plugins add their sections (see
 // ConfigSection in plugins/backend.ts); this file only knows core's keys.
+import {MAX_AMOUNT} from '../input/amount.js'
 import type {JsonSchema} from '../plugins/backend.js'
 
 const port = {type: 'integer', minimum: 1, maximum: 65_535}
-const positive = {type: 'integer', minimum: 1}
+// Placement stores amounts as 32-bit signed integers (see input/amount.ts).
+const positive = {type: 'integer', minimum: 1, maximum: MAX_AMOUNT}
 export const RESOURCE_CLASS = '^[A-Z][A-Z0-9_]*$'
 export const TRAIT = '^[A-Z][A-Z0-9_]*$'
 const NAME = '^[A-Za-z0-9][A-Za-z0-9._-]*$'
 const trait = {type: 'string', pattern: TRAIT}
-const amounts = {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'integer', minimum: 0}}}
+const amounts = {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'integer', minimum: 0, maximum: MAX_AMOUNT}}}
 
 export const coreSchema = {
   backends: {

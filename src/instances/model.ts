@@ -3,6 +3,9 @@
 // SCHEDULED, the host agent after it; a delete may interrupt any state.
 import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
 
+/** An instance id (and any uuid ec reads, e.g. an aggregate): the canonical dashed form. */
+export const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i
+
 export const INSTANCE_STATES = ['PENDING', 'SCHEDULED', 'BUILDING', 'ACTIVE', 'DELETING', 'ERROR'] as const
 export type InstanceState = (typeof INSTANCE_STATES)[number]
 

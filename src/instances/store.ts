@@ -4,7 +4,7 @@
 import {EcError} from '../errors.js'
 import type {TransportBackend, TxnGuard, TxnOp} from '../plugins/transport.js'
 import {keys} from './keys.js'
-import {type Assignment, canTransition, type InstanceRecord, now} from './model.js'
+import {type Assignment, canTransition, type InstanceRecord, now, UUID} from './model.js'
 
 export interface Versioned<T> {
   value: T
@@ -17,7 +17,6 @@ export interface Extra {
   ops?: TxnOp[]
 }
 
-const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i
 const MAX_CAS_ATTEMPTS = 50
 
 export class InstanceStore {

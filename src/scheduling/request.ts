@@ -1,12 +1,15 @@
 // Turns what `ec instance create` was given — flags, a flavor from config, or
 // etcd-compute's raw form `resources=VCPU:1,MEMORY_MB:512,DISK_GB:1&required=T,!U`
 // — into one validated InstanceSpec. Later sources win: flavor < raw < flags.
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import type {FlavorConfig, ImageConfig} from '../config/defaults.js'
 import {EcError} from '../errors.js'
-import type {InstanceSpec} from '../instances/model.js'
+import {checkAmount, MAX_AMOUNT} from '../input/amount.js'
+import {readBoundedText} from '../input/bounded-file.js'
+import {quote} from '../output/escape.js'
+import {type InstanceSpec, UUID} from '../instances/model.js'
 import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
 
 export interface CreateInput {
@@ -35,14 +38,19 @@ export interface Catalog {
 const CLASS = /^[A-Z][A-Z0-9_]*$/
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
+/** An OpenSSH public key file holds a few lines; anything larger is not one. */
+export const MAX_KEY_FILE_BYTES = 65_536
+
 export function validateName(name: string): string {
   if (!NAME.test(name)) {
     throw new EcError(
       'usage',
-      `instance name "${name}" is not valid; use 1-63 lower-case letters, digits and dashes, starting and ending with a letter or digit`,
+      `instance name ${quote(name)} is not valid; use 1-63 lower-case letters, digits and dashes, starting and ending with a letter or digit`,
     )
   }
 
+  // show and delete take an id or a name: a name that reads as an id would make them ambiguous.
+  if (UUID.test(name) || /^[\da-f]{32}$/.test(name)) throw new EcError('usage', `instance name ${quote(name)} reads as an instance id (a uuid); pick a name that is not a uuid`)
   return name
 }
 
@@ -59,12 +67,15 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
       const known = Object.keys(catalog.flavors).sort()
       throw new EcError(
         'notFound',
-        `unknown flavor "${input.flavor}"; ${known.length > 0 ? `configured flavors: ${known.join(', ')}` : 'no flavors are configured (flavors: in the config file)'}`,
+        `unknown flavor ${quote(input.flavor)}; ${known.length > 0 ? `configured flavors: ${known.join(', ')}` : 'no flavors are configured (flavors: in the config file)'}`,
       )
     }
 
     flavorName = input.flavor
     Object.assign(resources, flavor.resources, {VCPU: flavor.vcpus, MEMORY_MB: flavor.memoryMb, DISK_GB: flavor.diskGb})
+    for (const [cls, amount] of Object.entries(resources)) {
+      if (amount !== 0) checkAmount(amount, `flavor ${input.flavor}'s ${cls}`)
+    }
     for (const t of flavor.traits ?? []) required.add(t)
     for (const t of flavor.forbiddenTraits ?? []) forbidden.add(t)
   }
@@ -83,8 +94,7 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     ['--disk', 'DISK_GB', input.diskGb],
   ] as const) {
     if (value === undefined) continue
-    if (!Number.isInteger(value) || value <= 0) throw new EcError('usage', `${flag} must be a whole number above zero, got ${value}`)
-    resources[cls] = value
+    resources[cls] = checkAmount(value, flag)
   }
 
   for (const t of input.traits ?? []) required.add(checkTrait(t, '--trait'))
@@ -130,43 +140,34 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
   }
 }
 
-function readText(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (error) {
-    throw new EcError('usage', `${flag} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
-  }
-}
-
 /** Every key line of an OpenSSH public key file (authorized_keys style). */
 function readPublicKeys(path: string): string[] {
-  const keys = readText(path, '--key-file')
+  const keys = readBoundedText(path, {flag: '--key-file', maxBytes: MAX_KEY_FILE_BYTES})
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'))
   const bad = keys.find((key) => !/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(key))
   if (keys.length === 0 || bad !== undefined) {
-    throw new EcError('usage', `--key-file ${path} does not hold OpenSSH public keys (lines like "ssh-ed25519 AAAA… comment")`)
+    throw new EcError('usage', `--key-file ${quote(path)} does not hold OpenSSH public keys (lines like "ssh-ed25519 AAAA… comment")`)
   }
 
   return keys
 }
 
 function readUserData(path: string, maxBytes: number): string {
-  const text = readText(path, '--user-data')
-  const bytes = Buffer.byteLength(text)
-  if (bytes > maxBytes) {
-    throw new EcError('usage', `--user-data ${path} is ${bytes} bytes; the limit is ${maxBytes} (scheduling.maxUserDataBytes): fetch the rest from the guest instead`)
-  }
-
-  return text
+  return readBoundedText(path, {
+    flag: '--user-data',
+    maxBytes,
+    limitName: 'scheduling.maxUserDataBytes',
+    advice: 'fetch the rest from the guest instead',
+  })
 }
 
 function parseMeta(pairs: string[]): Record<string, string> {
   const meta: Record<string, string> = {}
   for (const pair of pairs) {
     const match = /^([A-Za-z0-9_.-]+)=(.*)$/s.exec(pair)
-    if (!match) throw new EcError('usage', `--meta "${pair}" is not KEY=VALUE (letters, digits, . _ - in the key)`)
+    if (!match) throw new EcError('usage', `--meta ${quote(pair)} is not KEY=VALUE (letters, digits, . _ - in the key)`)
     meta[match[1]] = match[2]
   }
 
@@ -187,16 +188,18 @@ export function parseRawRequest(raw: string): RawRequest {
   if (parts.length === 0) throw malformed(raw, 'it is empty')
   for (const part of parts) {
     const eq = part.indexOf('=')
-    if (eq < 1) throw malformed(raw, `"${part}" is not key=value`)
+    if (eq < 1) throw malformed(raw, `${quote(part)} is not key=value`)
     const key = part.slice(0, eq).trim()
     const value = part.slice(eq + 1).trim()
     switch (key) {
       case 'resources': {
         for (const item of value.split(',')) {
           const match = /^([A-Z][A-Z0-9_]*):(-?\d+)$/.exec(item.trim())
-          if (!match) throw malformed(raw, `"${item}" is not RESOURCE_CLASS:AMOUNT`)
+          if (!match) throw malformed(raw, `${quote(item)} is not RESOURCE_CLASS:AMOUNT`)
+          // Compared as BigInt: Number() would round 10^20 and beyond 2^53 silently.
+          if (BigInt(match[2]) <= 0n) throw malformed(raw, `${match[1]} must be above zero, got ${match[2]}`)
+          if (BigInt(match[2]) > BigInt(MAX_AMOUNT)) throw malformed(raw, `${match[1]} must be at most ${MAX_AMOUNT}, got ${match[2]}`)
           const amount = Number(match[2])
-          if (amount <= 0) throw malformed(raw, `${match[1]} must be above zero, got ${amount}`)
           if (request.resources[match[1]] !== undefined) throw malformed(raw, `${match[1]} is given twice`)
           request.resources[match[1]] = amount
         }
@@ -219,7 +222,7 @@ export function parseRawRequest(raw: string): RawRequest {
       }
 
       default: {
-        throw malformed(raw, `"${key}" is not supported; use resources=, required= and member_of=`)
+        throw malformed(raw, `${quote(key)} is not supported; use resources=, required= and member_of=`)
       }
     }
   }
@@ -228,19 +231,19 @@ export function parseRawRequest(raw: string): RawRequest {
 }
 
 function malformed(raw: string, why: string): EcError {
-  return new EcError('usage', `malformed resource request "${raw}": ${why}`)
+  return new EcError('usage', `malformed resource request ${quote(raw)}: ${why}`)
 }
 
 function checkTrait(trait: string, where: string): string {
-  if (!CLASS.test(trait)) throw new EcError('usage', `${where}: "${trait}" is not a trait name (upper-case letters, digits and _)`)
+  if (!CLASS.test(trait)) throw new EcError('usage', `${where}: ${quote(trait)} is not a trait name (upper-case letters, digits and _)`)
   return trait
 }
 
 function parseAggregates(value: string, where: string): string[] {
   const ids = value.split(',').map((s) => s.trim())
   for (const id of ids) {
-    if (!/^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i.test(id)) {
-      throw new EcError('usage', `${where}: "${id}" is not an aggregate uuid`)
+    if (!UUID.test(id)) {
+      throw new EcError('usage', `${where}: ${quote(id)} is not an aggregate uuid`)
     }
   }
 
@@ -260,6 +263,6 @@ export function resolveImage(ref: string, images: Record<string, ImageConfig>, c
   const known = Object.keys(images).sort()
   throw new EcError(
     'notFound',
-    `unknown image "${ref}": not a configured image${known.length > 0 ? ` (${known.join(', ')})` : ''}, an http(s) URL, or an existing file`,
+    `unknown image ${quote(ref)}: not a configured image${known.length > 0 ? ` (${known.join(', ')})` : ''}, an http(s) URL, or an existing file`,
   )
 }

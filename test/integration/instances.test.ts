@@ -344,7 +344,7 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
       ['a malformed resource string', ['instance', 'create', 'resources=VCPU', '--image', 'base'], 2, /^Error: malformed resource request "resources=VCPU": "VCPU" is not RESOURCE_CLASS:AMOUNT$/],
       ['an unknown flavor', ['instance', 'create', 'x1', '--flavor', 'huge', '--image', 'base'], 6, /^Error: unknown flavor "huge"; configured flavors: medium, one, small, tiny$/],
       ['an unknown image', ['instance', 'create', 'x1', '--flavor', 'one', '--image', 'nope'], 6, /^Error: unknown image "nope": not a configured image \(base, gone, slow\), an http\(s\) URL, or an existing file$/],
-      ['a zero size', ['instance', 'create', 'x1', '--vcpus', '0', '--memory', '64', '--disk', '1', '--image', 'base'], 2, /^Error: --vcpus must be a whole number above zero, got 0$/],
+      ['a zero size', ['instance', 'create', 'x1', '--vcpus', '0', '--memory', '64', '--disk', '1', '--image', 'base'], 2, /^Error: --vcpus must be a whole number from 1 to 2147483647, got "0" \(see ec instance create --help\)$/],
       ['a bad name', ['instance', 'create', 'Bad_Name', '--flavor', 'one', '--image', 'base'], 2, /^Error: instance name "Bad_Name" is not valid/],
     ]
     for (const [what, args, code, message] of cases) {

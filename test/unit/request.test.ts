@@ -85,10 +85,16 @@ describe('resource requests', () => {
 
   it('rejects zero and negative sizes, missing sizes and a missing image', () => {
     expect(failure(() => buildSpec({vcpus: 0, memoryMb: 1, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
-      '--vcpus must be a whole number above zero, got 0',
+      '--vcpus must be a whole number from 1 to 2147483647, got 0',
     )
     expect(failure(() => buildSpec({vcpus: 1, memoryMb: -5, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
-      '--memory must be a whole number above zero, got -5',
+      '--memory must be a whole number from 1 to 2147483647, got -5',
+    )
+    expect(failure(() => buildSpec({vcpus: 1.5, memoryMb: 1, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
+      '--vcpus must be a whole number from 1 to 2147483647, got 1.5',
+    )
+    expect(failure(() => buildSpec({vcpus: 2 ** 31, memoryMb: 1, diskGb: 1, image: 'debian'}, catalog, dir)).message).to.equal(
+      '--vcpus must be a whole number from 1 to 2147483647, got 2147483648',
     )
     const missing = failure(() => buildSpec({vcpus: 1, image: 'debian'}, catalog, dir))
     expect(missing.reason).to.equal('usage')
@@ -110,9 +116,33 @@ describe('resource requests', () => {
 
   it('accepts host-like names only', () => {
     expect(validateName('web-1')).to.equal('web-1')
-    for (const bad of ['Web', '-a', 'a-', 'a_b', 'x'.repeat(64), '']) {
+    for (const bad of ['Web', '-a', 'a-', 'a_b', 'x'.repeat(64), '', 'a\u001B[2Jb', 'tab\there']) {
       expect(failure(() => validateName(bad)).reason, bad).to.equal('usage')
     }
+
+    expect(failure(() => validateName('a\u001B[2Jb')).message).to.match(/^instance name "a\\u001B\[2Jb" is not valid/)
+  })
+
+  it('refuses a name that reads as an instance id, so show and delete by it stay unambiguous', () => {
+    for (const uuid of ['0b3c4f2e-5a6b-4c7d-8e9f-0a1b2c3d4e5f', '0b3c4f2e5a6b4c7d8e9f0a1b2c3d4e5f']) {
+      expect(failure(() => validateName(uuid)).message).to.equal(`instance name "${uuid}" reads as an instance id (a uuid); pick a name that is not a uuid`)
+    }
+  })
+
+  it('refuses amounts Placement cannot store, compared exactly (never rounded)', () => {
+    for (const [raw, why] of [
+      ['resources=VCPU:2147483648', 'VCPU must be at most 2147483647, got 2147483648'],
+      ['resources=DISK_GB:9007199254740993', 'DISK_GB must be at most 2147483647, got 9007199254740993'],
+      ['resources=MEMORY_MB:100000000000000000000', 'MEMORY_MB must be at most 2147483647, got 100000000000000000000'],
+    ]) {
+      expect(failure(() => parseRawRequest(raw)).message).to.equal(`malformed resource request "${raw}": ${why}`)
+    }
+
+    expect(parseRawRequest('resources=VCPU:2147483647').resources).to.deep.equal({VCPU: 2_147_483_647})
+    const flavors = {big: {vcpus: 1, memoryMb: 1, diskGb: 1, resources: {CUSTOM_X: 2 ** 40}}}
+    expect(failure(() => buildSpec({flavor: 'big', image: 'debian'}, {...catalog, flavors}, dir)).message).to.equal(
+      "flavor big's CUSTOM_X must be a whole number from 1 to 2147483647, got 1099511627776",
+    )
   })
 
   it('reads public keys, user-data and custom metadata for the guest', () => {
@@ -127,11 +157,11 @@ describe('resource requests', () => {
   it('refuses oversized user-data, a file that holds no keys, and malformed metadata, each in one line', () => {
     writeFileSync(join(dir, 'big'), 'x'.repeat(101))
     expect(failure(() => buildSpec({flavor: 'small', image: 'debian', userDataFile: 'big'}, catalog, dir, 100)).message).to.equal(
-      `--user-data ${join(dir, 'big')} is 101 bytes; the limit is 100 (scheduling.maxUserDataBytes): fetch the rest from the guest instead`,
+      `--user-data "${join(dir, 'big')}" is 101 bytes; the limit is 100 (scheduling.maxUserDataBytes): fetch the rest from the guest instead`,
     )
     writeFileSync(join(dir, 'notkey'), 'hello\n')
     expect(failure(() => buildSpec({flavor: 'small', image: 'debian', keyFiles: ['notkey']}, catalog, dir)).message).to.match(/does not hold OpenSSH public keys/)
-    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', keyFiles: ['nope']}, catalog, dir)).message).to.equal(`--key-file ${join(dir, 'nope')}: no such file`)
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', keyFiles: ['nope']}, catalog, dir)).message).to.equal(`--key-file "${join(dir, 'nope')}": no such file`)
     const meta = failure(() => buildSpec({flavor: 'small', image: 'debian', meta: ['novalue']}, catalog, dir))
     expect(meta.reason).to.equal('usage')
     expect(meta.message).to.equal('--meta "novalue" is not KEY=VALUE (letters, digits, . _ - in the key)')

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EcError} from '../../errors.js'
+import {amountFlag} from '../../input/amount.js'
+import {quote} from '../../output/escape.js'
 import type {InstanceRecord} from '../../instances/model.js'
 import {InstanceStore} from '../../instances/store.js'
 import {followInstance, progressDisplay} from '../../output/create-progress.js'
@@ -25,16 +27,16 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
   }
   static override flags = {
     flavor: Flags.string({description: 'A flavor from config (flavors:).'}),
-    vcpus: Flags.integer({description: 'Virtual CPUs (VCPU).'}),
-    memory: Flags.integer({description: 'Memory in MiB (MEMORY_MB).'}),
-    disk: Flags.integer({description: 'Root disk in GiB (DISK_GB).'}),
+    vcpus: amountFlag({description: 'Virtual CPUs (VCPU), 1 to 2147483647.'}),
+    memory: amountFlag({description: 'Memory in MiB (MEMORY_MB), 1 to 2147483647.'}),
+    disk: amountFlag({description: 'Root disk in GiB (DISK_GB), 1 to 2147483647.'}),
     image: Flags.string({description: 'A configured image name, an http(s) URL, or a path to a disk image.'}),
     trait: Flags.string({description: 'Required trait (repeatable).', multiple: true}),
     'forbid-trait': Flags.string({description: 'Forbidden trait (repeatable).', multiple: true}),
     'member-of': Flags.string({description: 'Aggregate uuid, or a comma-separated "any of" list (repeatable).', multiple: true}),
     'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
-    'key-file': Flags.string({description: 'OpenSSH public key file for the guest (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
+    'key-file': Flags.string({description: 'OpenSSH public key file for the guest, at most 64 KiB (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
     'user-data': Flags.string({description: 'User-data file for cloud-init, any format (limit: scheduling.maxUserDataBytes).'}),
     meta: Flags.string({description: 'Custom metadata KEY=VALUE (repeatable).', multiple: true}),
     wait: Flags.boolean({allowNo: true, description: 'Follow the build until ACTIVE (default: on when stdout is a terminal).'}),
@@ -45,7 +47,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     const [first, second] = [this.args.name, this.args.request]
     const raw = first?.includes('=') ? first : second
     const name = first?.includes('=') ? undefined : first
-    if (second && !second.includes('=')) throw new EcError('usage', `"${second}" is not a resource request; quote the request, e.g. 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'`)
+    if (second && !second.includes('=')) throw new EcError('usage', `${quote(second)} is not a resource request; quote the request, e.g. 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'`)
     const spec = buildSpec(
       {
         raw,

@@ -1,0 +1,37 @@
+// Resource amounts: whole numbers Placement can store. Its inventory and
+// allocation columns are 32-bit signed integers, so a larger amount would
+// reach it and fail with a 500; a JS number would silently round anything past
+// 2^53. Amounts are therefore checked as text, before any number is made.
+import {Flags} from '@oclif/core'
+
+import {EcError} from '../errors.js'
+import {quote} from '../output/escape.js'
+
+/** The largest amount of any resource class Placement accepts (2^31 - 1). */
+export const MAX_AMOUNT = 2_147_483_647
+
+/** A decimal amount from 1 to MAX_AMOUNT; `what` names where it came from in the error. */
+export function parseAmount(text: string, what: string): number {
+  const digits = text.trim()
+  if (!/^\d+$/.test(digits) || BigInt(digits) < 1n || BigInt(digits) > BigInt(MAX_AMOUNT)) {
+    throw new EcError('usage', `${what} must be a whole number from 1 to ${MAX_AMOUNT}, got ${quote(text)}`)
+  }
+
+  return Number(digits)
+}
+
+/** The same check for a number that already is one (e.g. from code or a flavor). */
+export function checkAmount(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_AMOUNT) {
+    throw new EcError('usage', `${what} must be a whole number from 1 to ${MAX_AMOUNT}, got ${value}`)
+  }
+
+  return value
+}
+
+/** An oclif flag for a resource amount (oclif's integer flag rounds past 2^53 and has no upper bound). */
+export const amountFlag = Flags.custom<number>({
+  async parse(input, _context, options) {
+    return parseAmount(input, `--${options.name}`)
+  },
+})
