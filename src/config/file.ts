@@ -1,12 +1,18 @@
 // Finds and reads the one config file in force: --config, then EC_CONFIG,
 // then the search (cwd up to $HOME, then $XDG_CONFIG_HOME/ec/), then the
 // system file /etc/ec/config.yaml.
+//
+// A .js/.mjs/.cjs config is code, and loading it runs it. ec runs code only
+// from a file the user named (--config, EC_CONFIG) or from their own config
+// directory: one the search finds in the current directory or a parent (a
+// cloned repository, a shared /tmp) is refused with the way to use it on purpose.
 import {cosmiconfig} from 'cosmiconfig'
 import {existsSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
 import {EcError} from '../errors.js'
+import {quote} from '../output/escape.js'
 
 export const SYSTEM_CONFIG_FILE = '/etc/ec/config.yaml'
 
@@ -23,6 +29,12 @@ export const SEARCH_PLACES = [
   '.ecrc.js',
   '.ecrc.mjs',
 ]
+
+/** Config files that are programs; see the top of this file. */
+const CODE = /\.(?:js|mjs|cjs|ts|mts|cts)$/
+
+/** Far beyond any real config; a bigger file (or a device) is a mistake, not a config. */
+export const MAX_CONFIG_BYTES = 1_048_576
 
 /** Names inside ~/.config/ec/. */
 const USER_PLACES = ['config.yaml', 'config.yml', 'config.json', 'config.js', 'config.mjs', 'config']
@@ -51,17 +63,24 @@ export async function findConfigFile(options: {
 
   if (explicit) {
     const file = resolve(options.cwd, explicit.file)
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      throw new EcError('config', `config file ${file} (from ${explicit.via}) does not exist; check the path`)
-    }
-
+    if (!existsSync(file)) throw new EcError('config', `config file ${quote(file)} (from ${explicit.via}) does not exist; check the path`)
+    checkReadable(file, `from ${explicit.via}`)
     return read(file, () => local.load(file))
   }
 
   const home = options.env.HOME?.trim() || homedir()
   for (const dir of ancestors(resolve(options.cwd), home)) {
-    const found = await read(dir, () => local.search(dir))
-    if (found) return found
+    const place = SEARCH_PLACES.map((name) => join(dir, name)).find((file) => existsSync(file))
+    if (!place) continue
+    if (CODE.test(place)) {
+      throw new EcError(
+        'config',
+        `config file ${quote(place)} is code, and ec runs code only from a file you name: use --config ${place} (or EC_CONFIG), move it to ~/.config/ec/, or write it as YAML or JSON`,
+      )
+    }
+
+    checkReadable(place, 'found by the search')
+    return read(place, () => local.load(place))
   }
 
   const userDir = join(options.env.XDG_CONFIG_HOME?.trim() || join(home, '.config'), 'ec')
@@ -70,6 +89,15 @@ export async function findConfigFile(options: {
   if (inUserDir) return inUserDir
   if (existsSync(SYSTEM_CONFIG_FILE)) return read(SYSTEM_CONFIG_FILE, () => local.load(SYSTEM_CONFIG_FILE))
   return undefined
+}
+
+/** Only a regular file of a sane size: a FIFO or a device would block or never end. */
+function checkReadable(file: string, how: string): void {
+  const stats = statSync(file)
+  if (!stats.isFile()) throw new EcError('config', `config file ${quote(file)} (${how}) is not a regular file; point at a YAML, JSON or JS file`)
+  if (stats.size > MAX_CONFIG_BYTES) {
+    throw new EcError('config', `config file ${quote(file)} (${how}) is ${stats.size} bytes, more than ${MAX_CONFIG_BYTES}; is it the right file?`)
+  }
 }
 
 /** `start` and its parents, up to and including `stop` (or the root when `stop` is not above it). */

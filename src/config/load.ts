@@ -5,10 +5,11 @@
 import {Ajv, type ErrorObject} from 'ajv'
 
 import {EcError} from '../errors.js'
-import type {ConfigSection, EnvOverride} from '../plugins/backend.js'
+import type {ConfigSection, EnvOverride, JsonSchema} from '../plugins/backend.js'
 import {controlPlaneAddress, coreDefaults, type CoreConfig} from './defaults.js'
 import {findConfigFile} from './file.js'
 import {composeSchema} from './schema.js'
+import {secretPaths} from './secrets.js'
 
 export type Origin =
   | {kind: 'default'}
@@ -30,6 +31,8 @@ export interface EffectiveConfig {
   origins: Map<string, Origin>
   /** The config file that was read, if any. */
   file?: string
+  /** Dotted paths of the credentials among `values` (schema `writeOnly`): never print them (see secrets.ts). */
+  secrets: string[]
 }
 
 export interface LoadOptions {
@@ -63,8 +66,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   for (const section of sections) defaults[section.key] = section.defaults(address)
 
   const effective = layered(defaults, found?.contents, envOverrides, flagOverrides, fileOrigin)
-  validate(effective, sections)
-  return {values: effective.values as EcConfig, origins: effective.origins, file: found?.file}
+  const schema = composeSchema(Object.fromEntries(sections.map((s) => [s.key, s.schema])))
+  validate(effective, schema)
+  return {values: effective.values as EcConfig, origins: effective.origins, file: found?.file, secrets: secretPaths(schema, effective.values)}
 }
 
 export function describeOrigin(origin: Origin | undefined): string {
@@ -202,8 +206,7 @@ function parseEnvValue(variable: string, raw: string, type: EnvOverride['type'])
   }
 }
 
-function validate(config: {values: object; origins: Map<string, Origin>}, sections: ConfigSection[]): void {
-  const schema = composeSchema(Object.fromEntries(sections.map((s) => [s.key, s.schema])))
+function validate(config: {values: object; origins: Map<string, Origin>}, schema: JsonSchema): void {
   const ajv = new Ajv({allErrors: true, strict: false, verbose: true})
   const check = ajv.compile(schema)
   if (check(config.values)) return

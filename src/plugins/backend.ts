@@ -41,6 +41,8 @@ export interface EnvOverride {
 /**
  * A configuration section a plugin owns, e.g. `etcd:` or `placement:`. Core
  * validates it with `schema`, fills it from `defaults`, and applies `env`.
+ * Mark a credential (password, token, private key material) in the schema
+ * with the standard annotation `writeOnly: true`: core never prints its value.
  */
 export interface ConfigSection {
   key: string

@@ -1,8 +1,10 @@
 import {expect} from 'chai'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadConfig} from '../../src/config/load.js'
+import {REDACTED, redact} from '../../src/config/secrets.js'
 import type {ConfigSection} from '../../src/plugins/backend.js'
 import {makeSandbox, type Sandbox} from '../helpers/cli.js'
 
@@ -159,7 +161,7 @@ describe('config loading', () => {
     expect(malformed.reason).to.equal('config')
     expect(malformed.message).to.match(new RegExp(`^cannot read config file ${file}: .+\\(2:1\\)$`))
     const missing = await rejection(load({configFile: join(sandbox.dir, 'nope.yaml')}))
-    expect(missing.message).to.equal(`config file ${join(sandbox.dir, 'nope.yaml')} (from --config) does not exist; check the path`)
+    expect(missing.message).to.equal(`config file "${join(sandbox.dir, 'nope.yaml')}" (from --config) does not exist; check the path`)
   })
 
   it('rejects a file that is not a mapping', async () => {
@@ -173,5 +175,75 @@ describe('config loading', () => {
     const config = await load()
     expect(config.file).to.equal(join(cwd, 'ec.config.yaml'))
     expect(config.values.controlPlane.placement.port).to.equal(8778)
+  })
+
+  describe('code config files', () => {
+    // A config that leaves a mark when it runs, so a test sees whether it was executed.
+    const codeConfig = (file: string, marker: string, cjs = false) =>
+      writeFileSync(
+        file,
+        cjs
+          ? `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); module.exports = {stateDir: '/from/code'}\n`
+          : `import {writeFileSync} from 'node:fs'\nwriteFileSync(${JSON.stringify(marker)}, 'ran')\nexport default {stateDir: '/from/code'}\n`,
+      )
+
+    for (const name of ['ec.config.mjs', 'ec.config.js', '.ecrc.js']) {
+      it(`refuses ${name} found by the search, without running it, and says how to use it`, async () => {
+        const file = join(sandbox.dir, 'project', name)
+        const marker = join(sandbox.dir, 'ran')
+        codeConfig(file, marker, name.endsWith('.js'))
+        const error = await rejection(load())
+        expect(error.reason).to.equal('config')
+        expect(error.message).to.equal(
+          `config file "${file}" is code, and ec runs code only from a file you name: use --config ${file} (or EC_CONFIG), move it to ~/.config/ec/, or write it as YAML or JSON`,
+        )
+        expect(existsSync(marker), 'the code ran').to.equal(false)
+      })
+    }
+
+    it('runs a code config named by --config or EC_CONFIG, or kept in the user config directory', async () => {
+      const file = join(sandbox.dir, 'project', 'ec.config.mjs')
+      const marker = join(sandbox.dir, 'ran')
+      codeConfig(file, marker)
+      expect((await load({configFile: file})).values.stateDir).to.equal('/from/code')
+      expect(existsSync(marker)).to.equal(true)
+      expect((await load({env: {...sandbox.env, EC_CONFIG: file}})).values.stateDir).to.equal('/from/code')
+      const userDir = join(sandbox.env.XDG_CONFIG_HOME!, 'ec')
+      mkdirSync(userDir, {recursive: true})
+      codeConfig(join(userDir, 'config.mjs'), join(sandbox.dir, 'ran-user'))
+      const elsewhere = join(sandbox.dir, 'elsewhere')
+      mkdirSync(elsewhere)
+      expect((await loadConfig({sections: [kvSection], env: sandbox.env, cwd: elsewhere})).file).to.equal(join(userDir, 'config.mjs'))
+      expect(existsSync(join(sandbox.dir, 'ran-user'))).to.equal(true)
+    })
+
+    it('refuses a FIFO found by the search at once instead of waiting for a writer', async () => {
+      execFileSync('mkfifo', [join(cwd, 'ec.config.yaml')])
+      const error = await rejection(load())
+      expect(error.message).to.equal(`config file "${join(cwd, 'ec.config.yaml')}" (found by the search) is not a regular file; point at a YAML, JSON or JS file`)
+    })
+  })
+
+  it("refuses flavor and inventory amounts beyond Placement's 2^31-1 by file and key", async () => {
+    writeFileSync(join(cwd, 'ec.config.yaml'), 'flavors:\n  huge: {vcpus: 2147483648, memoryMb: 1, diskGb: 1}\n')
+    const error = await rejection(load())
+    expect(error.reason).to.equal('config')
+    expect(error.message).to.equal(`invalid config key "flavors.huge.vcpus" in ${join(cwd, 'ec.config.yaml')}: must be <= 2147483647`)
+    writeFileSync(join(cwd, 'ec.config.yaml'), 'compute: {inventory: {VCPU: 100000000000000000000}}\n')
+    expect((await rejection(load())).message).to.match(/^invalid config key "compute.inventory.VCPU" .*: must be <= 2147483647$/)
+  })
+
+  it('lists the secret keys a section marks writeOnly, and redacts only those', async () => {
+    const schema = {...kvSection.schema, properties: {...(kvSection.schema.properties as object), password: {type: 'string', writeOnly: true}}}
+    const section: ConfigSection = {...kvSection, schema, env: {...kvSection.env, EC_KV_PASSWORD: {key: 'password', type: 'string'}}}
+    const unset = await loadConfig({sections: [section], env: sandbox.env, cwd})
+    expect(unset.secrets).to.deep.equal([])
+    const config = await loadConfig({sections: [section], env: {...sandbox.env, EC_KV_PASSWORD: 'hunter2'}, cwd})
+    expect(config.secrets).to.deep.equal(['kv.password'])
+    expect(config.values.kv).to.include({password: 'hunter2'})
+    const shown = redact(config.values, config.secrets)
+    expect(shown.kv).to.deep.equal({...(config.values.kv as object), password: REDACTED})
+    expect(JSON.stringify(shown)).not.to.include('hunter2')
+    expect(config.values.kv).to.include({password: 'hunter2'}, 'redact copies; the config itself keeps the value')
   })
 })

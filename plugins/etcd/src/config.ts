@@ -20,7 +20,8 @@ export const etcdSection: ConfigSection = {
       endpoints: {type: 'array', minItems: 1, items: {type: 'string', pattern: '^https?://'}},
       prefix: {type: 'string', pattern: '^/'},
       username: {type: 'string'},
-      password: {type: 'string'},
+      // writeOnly: a credential, which ec config show redacts.
+      password: {type: 'string', writeOnly: true},
       tls: {
         type: 'object',
         additionalProperties: false,

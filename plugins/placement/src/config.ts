@@ -22,7 +22,8 @@ export const placementSection: ConfigSection = {
     additionalProperties: false,
     properties: {
       url: {type: 'string', pattern: '^https?://'},
-      token: {type: 'string', minLength: 1},
+      // writeOnly: a credential, which ec config show redacts.
+      token: {type: 'string', minLength: 1, writeOnly: true},
       projectId: {type: 'string', minLength: 1},
       userId: {type: 'string', minLength: 1},
       policy: {enum: ['pack', 'spread']},
