@@ -17,20 +17,27 @@ export interface DeleteOptions {
   timeoutSeconds: number
   /** Return once the host has been told, without waiting for it. */
   noWait?: boolean
+  /** Delete only a record this still holds for (read again at the write); otherwise the outcome is 'kept'. */
+  onlyIf?(record: InstanceRecord): boolean
 }
 
-export type DeleteOutcome = 'absent' | 'deleted' | 'deleted-host-down' | 'requested'
+export type DeleteOutcome = 'absent' | 'deleted' | 'deleted-host-down' | 'requested' | 'kept'
 
 export async function deleteInstance(ref: string, options: DeleteOptions): Promise<DeleteOutcome> {
   const {store} = options
   const found = await store.find(ref)
   if (!found) return 'absent'
+  let kept = false
   const marked = await store.update(
     found.value.id,
-    (record) => ({...record, state: 'DELETING'}),
+    (record) => {
+      kept = options.onlyIf?.(record) === false
+      return kept ? undefined : {...record, state: 'DELETING'}
+    },
     (record) => ({ops: record.host ? [InstanceStore.assignmentOp(record, 'delete')] : []}),
     found,
   )
+  if (kept) return 'kept'
   if (!marked) return 'absent' // gone between the read and the write
   const record = marked.value
   if (!record.host) {
@@ -88,6 +95,10 @@ export function describeOutcome(outcome: DeleteOutcome, ref: string): string {
 
     case 'requested': {
       return `${ref}: deletion requested at ${now()}; its host is tearing it down`
+    }
+
+    case 'kept': {
+      return `${ref}: kept (it changed and no longer needs deleting)`
     }
   }
 }
