@@ -14,6 +14,7 @@ export const ExitCode = {
   environment: 9, // the machine is in the way: a port in use, a directory not writable
   serviceFailed: 10, // a service ec started exited or never became healthy
   instanceFailed: 11, // the instance ended in ERROR; its record says why
+  inconsistent: 12, // ec audit found inconsistencies (left after --repair)
 } as const
 
 export type FailureReason = Exclude<keyof typeof ExitCode, 'ok'>
