@@ -316,7 +316,9 @@ describe('ec audit (real etcd and Placement)', function () {
 
     it('an ACTIVE instance audits clean; its allocation released behind its back is found and the record failed by --repair', async () => {
       agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
-      const created = await cp.ec(['instance', 'create', 'live1', '--flavor', 'one', '--image', 'base', '--wait', '--json'])
+      // Not onto the two hosts without an agent.
+      const elsewhere = ['--forbid-trait', hostA.trait, '--forbid-trait', hostB.trait]
+      const created = await cp.ec(['instance', 'create', 'live1', '--flavor', 'one', '--image', 'base', ...elsewhere, '--wait', '--json'])
       expect(created.code, created.stdout + created.stderr).to.equal(0)
       const {id} = parseJson<InstanceRecord>(created)
       const clean = await audit()
