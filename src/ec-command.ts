@@ -9,6 +9,7 @@ import {type EffectiveConfig, loadConfig, type Override} from './config/load.js'
 import {exitCodeOf, isReportable} from './errors.js'
 import {parseFailure} from './input/parse-error.js'
 import {escapeControlCharacters} from './output/escape.js'
+import {type ListingPlan, renderListing, sortRows} from './output/listing.js'
 import type {BackendKind, BackendsByKind} from './plugins/backend.js'
 import {BackendRegistry} from './plugins/registry.js'
 
@@ -25,12 +26,14 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
 
   protected flags!: EcFlags<T>
   protected args!: EcArgs<T>
+  /** The positional arguments as parsed (flags and their values removed); all of them when strict = false. */
+  protected positionals!: string[]
   private registryPromise?: Promise<BackendRegistry>
   private readonly opened: Array<{close(): Promise<void>}> = []
 
   public override async init(): Promise<void> {
     await super.init()
-    const {args, flags} = await this.parse({
+    const {args, flags, argv} = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof EcCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -41,6 +44,7 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as EcFlags<T>
     this.args = args as EcArgs<T>
+    this.positionals = argv as string[]
   }
 
   protected registry(): Promise<BackendRegistry> {
@@ -58,7 +62,16 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
       sections: registry.configSections().map((s) => s.section),
       configFile: this.flags.config,
       overrides,
+      cacheDir: this.config.cacheDir,
     })
+  }
+
+  /** Sort rows by the plan, print them as a table or ids (not with --json), and return them for --json. */
+  protected printListing<R>(rows: R[], plan: ListingPlan<R>): R[] {
+    const sorted = sortRows(rows, plan)
+    const text = renderListing(sorted, plan)
+    if (text !== '') this.log(text)
+    return sorted
   }
 
   /** One unwrapped line on stderr, so scripts can grep it (oclif's warn() wraps). */

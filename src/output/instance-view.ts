@@ -1,6 +1,8 @@
 // How instance records read to a person (show, list) and to a script (--json).
 import {type InstanceRecord, STEPS} from '../instances/model.js'
+import {paintState} from './colour.js'
 import {STEP_LABELS} from './create-progress.js'
+import type {ListingSpec} from './listing.js'
 
 /** PENDING past its scheduling deadline: the `ec instance create` that owned it is gone. */
 export function isStalePending(record: InstanceRecord, at = Date.now()): boolean {
@@ -46,4 +48,23 @@ export function describeInstance(record: InstanceRecord): string {
     .filter(([, value]) => value !== undefined && value !== '')
     .map(([key, value]) => `${key.padEnd(width)}  ${value}`)
     .join('\n')
+}
+
+/** `ec instance list`'s table: --columns and --sort name these. */
+export const INSTANCE_LISTING: ListingSpec<InstanceRecord> = {
+  id: (r) => r.id,
+  columns: [
+    {name: 'name', value: (r) => r.name},
+    {name: 'id', value: (r) => r.id},
+    {name: 'state', value: (r) => r.state, format: (_, r, colour) => paintState(displayState(r), colour)},
+    {name: 'step', value: (r) => r.step},
+    {name: 'host', value: (r) => r.host?.name},
+    {name: 'vcpus', value: (r) => r.spec.vcpus},
+    {name: 'memory', value: (r) => r.spec.memoryMb, format: (v) => `${v}M`},
+    {name: 'disk', value: (r) => r.spec.diskGb, format: (v) => `${v}G`},
+    {name: 'image', value: (r) => r.spec.image.ref},
+    {name: 'address', value: (r) => r.address},
+    {name: 'created', value: (r) => r.createdAt},
+  ],
+  defaultColumns: ['name', 'id', 'state', 'host', 'vcpus', 'memory', 'disk', 'address', 'created'],
 }

@@ -2,6 +2,8 @@
 // never goes through here).
 import Table from 'cli-table3'
 
+import {paint} from './colour.js'
+
 const NO_BORDERS = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
   bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
@@ -9,9 +11,13 @@ const NO_BORDERS = {
   right: '', 'right-mid': '', middle: '  ',
 }
 
-export function renderTable(head: string[], rows: Array<Array<string | number | undefined>>): string {
+export function renderTable(
+  head: string[],
+  rows: Array<Array<string | number | undefined>>,
+  options: {colour?: boolean} = {},
+): string {
   const table = new Table({
-    head: head.map((h) => h.toUpperCase()),
+    head: head.map((h) => paint('bold', h.toUpperCase(), options.colour ?? false)),
     chars: NO_BORDERS,
     style: {head: [], border: [], 'padding-left': 0, 'padding-right': 0},
   })

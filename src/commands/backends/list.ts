@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {NO_BACKEND} from '../../backends/open.js'
 import {EcCommand} from '../../ec-command.js'
-import {renderTable} from '../../output/table.js'
+import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
 import {BACKEND_KINDS, type BackendKind} from '../../plugins/backend.js'
 
 export interface BackendListing {
@@ -23,9 +23,11 @@ export default class BackendsList extends EcCommand<typeof BackendsList> {
   static override enableJsonFlag = true
   static override flags = {
     kind: Flags.option({options: BACKEND_KINDS, description: 'Only backends of this kind.'})(),
+    ...listingFlags,
   }
 
   async run(): Promise<BackendListing[]> {
+    const plan = planListing(BACKEND_LISTING, this.flags)
     const registry = await this.registry()
     const {backends: selection} = (await this.effectiveConfig()).values
     const listing = registry.list(this.flags.kind).map(({descriptor, plugin}) => ({
@@ -46,12 +48,17 @@ export default class BackendsList extends EcCommand<typeof BackendsList> {
       }
     }
 
-    this.log(
-      renderTable(
-        ['kind', 'name', 'selected', 'plugin', 'description'],
-        listing.map((b) => [b.kind, b.name, b.selected ? 'yes' : '', b.plugin, b.description]),
-      ),
-    )
-    return listing
+    return this.printListing(listing, plan)
   }
+}
+
+const BACKEND_LISTING: ListingSpec<BackendListing> = {
+  id: (b) => `${b.kind}/${b.name}`,
+  columns: [
+    {name: 'kind', value: (b) => b.kind},
+    {name: 'name', value: (b) => b.name},
+    {name: 'selected', value: (b) => (b.selected ? 'yes' : '')},
+    {name: 'plugin', value: (b) => b.plugin},
+    {name: 'description', value: (b) => b.description},
+  ],
 }

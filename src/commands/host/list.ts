@@ -1,6 +1,6 @@
 import {EcCommand} from '../../ec-command.js'
 import {hostIdOfAliveKey, keys} from '../../instances/keys.js'
-import {renderTable} from '../../output/table.js'
+import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
 import type {HostUsage} from '../../plugins/scheduler.js'
 
 export interface HostListing extends HostUsage {
@@ -13,8 +13,10 @@ export default class HostList extends EcCommand<typeof HostList> {
   static override summary = 'List compute hosts with capacity, usage, scheduling state and liveness.'
   static override examples = ['<%= config.bin %> host list', '<%= config.bin %> host list --json']
   static override enableJsonFlag = true
+  static override flags = {...listingFlags}
 
   async run(): Promise<HostListing[]> {
+    const plan = planListing(HOST_LISTING, this.flags)
     const config = await this.effectiveConfig()
     const transport = await this.backend(config, 'transport')
     const scheduler = await this.backend(config, 'scheduler')
@@ -28,19 +30,29 @@ export default class HostList extends EcCommand<typeof HostList> {
     const listing = hosts
       .map((h) => ({...h, alive: alive.has(h.id), agent: alive.get(h.id)}))
       .sort((a, b) => a.name.localeCompare(b.name))
-    const usage = (h: HostUsage, cls: string) => {
-      const inv = h.inventory.find((i) => i.resourceClass === cls)
-      if (!inv) return '-'
-      const capacity = Math.floor((inv.total - inv.reserved) * inv.allocationRatio)
-      return `${h.usage[cls] ?? 0}/${capacity}`
-    }
-
-    this.log(
-      renderTable(
-        ['name', 'id', 'alive', 'schedulable', 'vcpu', 'memory_mb', 'disk_gb'],
-        listing.map((h) => [h.name, h.id, h.alive ? 'yes' : 'no', h.schedulable ? 'yes' : 'no', usage(h, 'VCPU'), usage(h, 'MEMORY_MB'), usage(h, 'DISK_GB')]),
-      ),
-    )
-    return listing
+    return this.printListing(listing, plan)
   }
+}
+
+/** used/capacity of one resource class, as the table shows it. */
+function usage(h: HostUsage, cls: string): string {
+  const inv = h.inventory.find((i) => i.resourceClass === cls)
+  if (!inv) return '-'
+  const capacity = Math.floor((inv.total - inv.reserved) * inv.allocationRatio)
+  return `${h.usage[cls] ?? 0}/${capacity}`
+}
+
+const yesNo = (v: unknown) => (v ? 'yes' : 'no')
+
+const HOST_LISTING: ListingSpec<HostListing> = {
+  id: (h) => h.name,
+  columns: [
+    {name: 'name', value: (h) => h.name},
+    {name: 'id', value: (h) => h.id},
+    {name: 'alive', value: (h) => yesNo(h.alive)},
+    {name: 'schedulable', value: (h) => yesNo(h.schedulable)},
+    {name: 'vcpu', value: (h) => h.usage.VCPU ?? 0, format: (_, h) => usage(h, 'VCPU')},
+    {name: 'memory_mb', value: (h) => h.usage.MEMORY_MB ?? 0, format: (_, h) => usage(h, 'MEMORY_MB')},
+    {name: 'disk_gb', value: (h) => h.usage.DISK_GB ?? 0, format: (_, h) => usage(h, 'DISK_GB')},
+  ],
 }

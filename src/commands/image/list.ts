@@ -2,7 +2,7 @@ import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
-import {renderTable} from '../../output/table.js'
+import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
 import type {CachedImage} from '../../plugins/hypervisor.js'
 
 export default class ImageList extends EcCommand<typeof ImageList> {
@@ -11,18 +11,24 @@ export default class ImageList extends EcCommand<typeof ImageList> {
   static override enableJsonFlag = true
   static override flags = {
     'state-dir': agentStateDirFlag,
+    ...listingFlags,
   }
 
   async run(): Promise<CachedImage[]> {
+    const plan = planListing(IMAGE_LISTING, this.flags)
     const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
     const hypervisor = await this.backend(config, 'hypervisor', {stateDir: agentDir(config)})
-    const images = await hypervisor.listImages()
-    this.log(
-      renderTable(
-        ['url', 'size', 'in use', 'sha256', 'path'],
-        images.map((i) => [i.url, `${(i.bytes / 2 ** 20).toFixed(1)} MiB`, i.inUse ? 'yes' : 'no', i.sha256.slice(0, 12), i.path]),
-      ),
-    )
-    return images
+    return this.printListing(await hypervisor.listImages(), plan)
   }
+}
+
+const IMAGE_LISTING: ListingSpec<CachedImage> = {
+  id: (i) => i.url,
+  columns: [
+    {name: 'url', value: (i) => i.url},
+    {name: 'size', value: (i) => i.bytes, format: (v) => `${(Number(v) / 2 ** 20).toFixed(1)} MiB`},
+    {name: 'in_use', value: (i) => (i.inUse ? 'yes' : 'no')},
+    {name: 'sha256', value: (i) => i.sha256, format: (v) => String(v).slice(0, 12)},
+    {name: 'path', value: (i) => i.path},
+  ],
 }

@@ -16,7 +16,8 @@ export default class InstanceDelete extends EcCommand<typeof InstanceDelete> {
   }
 
   async run(): Promise<Array<{ref: string; outcome: DeleteOutcome}>> {
-    const refs = this.argv.filter((a) => !a.startsWith('-'))
+    // The parsed positionals, not this.argv: "--config f.yaml" is not a ref.
+    const refs = this.positionals
     const config = await this.effectiveConfig()
     const store = new InstanceStore(await this.backend(config, 'transport'))
     const scheduler = await this.backend(config, 'scheduler')
