@@ -4,6 +4,7 @@ export const keys = {
   instances: () => 'instances/',
   /** name → id, so a name is taken at most once (created in the same transaction as the record). */
   name: (name: string) => `names/${name}`,
+  names: () => 'names/',
   /** What a host must run (or tear down); the agent watches its own prefix. */
   assignment: (hostId: string, id: string) => `hosts/${hostId}/assigned/${id}`,
   assignments: (hostId: string) => `hosts/${hostId}/assigned/`,
