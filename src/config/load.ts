@@ -2,7 +2,7 @@
 // defaults (core + each plugin section) < config file < environment < flags.
 // Every leaf remembers which layer set it, for `ec config show` and for errors
 // that must name the file (or variable, or flag) a bad value came from.
-import {Ajv, type ErrorObject} from 'ajv'
+import type {ErrorObject} from 'ajv'
 
 import {EcError} from '../errors.js'
 import type {ConfigSection, EnvOverride, JsonSchema} from '../plugins/backend.js'
@@ -10,6 +10,7 @@ import {controlPlaneAddress, coreDefaults, type CoreConfig} from './defaults.js'
 import {findConfigFile} from './file.js'
 import {composeSchema} from './schema.js'
 import {secretPaths} from './secrets.js'
+import {configValidator} from './validator.js'
 
 export type Origin =
   | {kind: 'default'}
@@ -43,6 +44,8 @@ export interface LoadOptions {
   overrides?: Override[]
   env?: NodeJS.ProcessEnv
   cwd?: string
+  /** Where the compiled schema validator is kept between runs (see validator.ts); none: compile each time. */
+  cacheDir?: string
 }
 
 // Core's own environment variables; plugin sections declare theirs.
@@ -67,7 +70,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
 
   const effective = layered(defaults, found?.contents, envOverrides, flagOverrides, fileOrigin)
   const schema = composeSchema(Object.fromEntries(sections.map((s) => [s.key, s.schema])))
-  validate(effective, schema)
+  await validate(effective, schema, options.cacheDir)
   return {values: effective.values as EcConfig, origins: effective.origins, file: found?.file, secrets: secretPaths(schema, effective.values)}
 }
 
@@ -206,22 +209,35 @@ function parseEnvValue(variable: string, raw: string, type: EnvOverride['type'])
   }
 }
 
-function validate(config: {values: object; origins: Map<string, Origin>}, schema: JsonSchema): void {
-  const ajv = new Ajv({allErrors: true, strict: false, verbose: true})
-  const check = ajv.compile(schema)
+async function validate(
+  config: {values: object; origins: Map<string, Origin>},
+  schema: JsonSchema,
+  cacheDir: string | undefined,
+): Promise<void> {
+  const check = await configValidator(schema, cacheDir)
   if (check(config.values)) return
   const errors = check.errors ?? []
-  const first = describeSchemaError(errors[0], config.origins)
+  const first = describeSchemaError(errors[0], config.origins, schema)
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : ''
   throw new EcError('config', `${first}${more}`)
 }
 
-function describeSchemaError(error: ErrorObject | undefined, origins: Map<string, Origin>): string {
+/** The schema object an error's keyword sits in (what Ajv's verbose mode calls parentSchema). */
+function parentSchema(schema: object, schemaPath: string): Record<string, unknown> | undefined {
+  let node: unknown = schema
+  for (const part of schemaPath.replace(/^#\//, '').split('/').slice(0, -1)) {
+    node = (node as Record<string, unknown> | undefined)?.[decodeURIComponent(part.replaceAll('~1', '/').replaceAll('~0', '~'))]
+  }
+
+  return node as Record<string, unknown> | undefined
+}
+
+function describeSchemaError(error: ErrorObject | undefined, origins: Map<string, Origin>, schema: object): string {
   if (!error) return 'invalid configuration'
   const path = error.instancePath.split('/').filter(Boolean)
   if (error.keyword === 'additionalProperties') {
     const key = [...path, String(error.params.additionalProperty)].join('.')
-    const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {})
+    const known = Object.keys((parentSchema(schema, error.schemaPath)?.properties as object | undefined) ?? {})
     return `unknown config key "${key}" in ${describeOrigin(originOf(key, origins))}; known keys${
       path.length > 0 ? ` under ${path.join('.')}` : ''
     }: ${known.join(', ')}`
