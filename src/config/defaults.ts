@@ -1,12 +1,28 @@
-import {homedir, hostname} from 'node:os'
+import {availableParallelism, homedir, hostname} from 'node:os'
 import {join} from 'node:path'
 
 import type {BackendKind, ControlPlaneAddress} from '../plugins/backend.js'
 
 export interface ControlPlaneConfig {
+  /** The address this controller's services listen on (`ec up --listen`). */
   host: string
-  etcd: {clientPort: number; peerPort: number}
-  placement: {port: number}
+  etcd: {
+    clientPort: number
+    peerPort: number
+    /** Every controller's address, this one's included (`--peers`); empty: a cluster of this machine alone. */
+    peers: string[]
+    /** With no peers: how many members to run on this machine, on consecutive loopback addresses (`--etcd-members`). */
+    members: number
+  }
+  placement: {
+    port: number
+    /** sqlite (one machine), mariadb (a private mariadbd under the state directory) or an SQLAlchemy URL. */
+    database: string
+    /** gunicorn workers with a server database; SQLite always gets one. */
+    workers: number
+  }
+  /** The private MariaDB `ec up --database mariadb` runs. */
+  mariadb: {port: number}
   startTimeoutSeconds: number
 }
 
@@ -79,8 +95,10 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
     stateDir: defaultStateDir(env),
     controlPlane: {
       host: '127.0.0.1',
-      etcd: {clientPort: 2379, peerPort: 2380},
-      placement: {port: 8778},
+      etcd: {clientPort: 2379, peerPort: 2380, peers: [], members: 1},
+      placement: {port: 8778, database: 'sqlite', workers: availableParallelism()},
+      // Not 3306: that is the system MariaDB's, which ec leaves alone.
+      mariadb: {port: 3307},
       startTimeoutSeconds: 60,
     },
     compute: {
@@ -106,5 +124,29 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
 }
 
 export function controlPlaneAddress(cp: ControlPlaneConfig): ControlPlaneAddress {
-  return {host: cp.host, etcdClientPort: cp.etcd.clientPort, placementPort: cp.placement.port}
+  const members = etcdMemberAddresses(cp)
+  return {
+    host: cp.host,
+    etcdClientPort: cp.etcd.clientPort,
+    placementPort: cp.placement.port,
+    etcdEndpoints: members.map((address) => `http://${urlHost(address)}:${cp.etcd.clientPort}`),
+    // One Placement per controller; with --etcd-members the machine is one controller.
+    placementUrls: (cp.etcd.peers.length > 0 ? cp.etcd.peers : [cp.host]).map((address) => `http://${urlHost(address)}:${cp.placement.port}`),
+  }
+}
+
+/**
+ * Every etcd member's address: the peers when given, else `members`
+ * consecutive addresses from `host` (127.0.0.1, .2, .3: one machine trying out a cluster).
+ */
+export function etcdMemberAddresses(cp: ControlPlaneConfig): string[] {
+  if (cp.etcd.peers.length > 0) return cp.etcd.peers
+  if (cp.etcd.members <= 1) return [cp.host]
+  const octets = cp.host.split('.').map(Number)
+  return Array.from({length: cp.etcd.members}, (_, i) => [...octets.slice(0, 3), octets[3] + i].join('.'))
+}
+
+/** An address as the host part of a URL (IPv6 in brackets). */
+export function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address
 }

@@ -32,13 +32,23 @@ export const coreSchema = {
       etcd: {
         type: 'object',
         additionalProperties: false,
-        properties: {clientPort: port, peerPort: port},
+        properties: {
+          clientPort: port,
+          peerPort: port,
+          peers: {type: 'array', items: {type: 'string', minLength: 1}, uniqueItems: true},
+          members: {type: 'integer', minimum: 1, maximum: 9},
+        },
       },
       placement: {
         type: 'object',
         additionalProperties: false,
-        properties: {port},
+        properties: {
+          port,
+          database: {type: 'string', pattern: '^(sqlite|mariadb|[a-z][a-z0-9+]*://.+)$'},
+          workers: {type: 'integer', minimum: 1, maximum: 64},
+        },
       },
+      mariadb: {type: 'object', additionalProperties: false, properties: {port}},
       startTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
     },
   },

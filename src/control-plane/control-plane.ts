@@ -1,6 +1,6 @@
-// `ec up`, `ec down` and `ec status`: a one-machine control plane of real
-// etcd and real Placement on loopback, each with its data, log and pid file
-// under the state directory. `up` returns only once both answer, and leaves
+// `ec up`, `ec down` and `ec status`: this controller's share of the control
+// plane — its etcd member(s), Placement and, when asked, a private MariaDB —
+// each with its data, log and pid file under the state directory. `up` returns only once both answer, and leaves
 // nothing running that it started if it fails.
 import {existsSync} from 'node:fs'
 import {mkdir, rm, unlink, writeFile} from 'node:fs/promises'
@@ -63,31 +63,39 @@ export class ControlPlane {
       const results: UpResult['services'] = []
       const started: Array<{service: ServiceSpec; pid: number}> = []
       try {
-        for (const service of this.services) {
-          const pidState = readPidFile(service.pidFile, service.processName)
-          if (pidState.kind === 'running') {
-            await this.waitHealthy(service, pidState.pid)
-            results.push({...(await this.statusOf(service)), action: 'already running'})
-            continue
+        // Members of one etcd cluster start together: none answers before a quorum runs.
+        for (const group of startGroups(this.services)) {
+          const pending: Array<{service: ServiceSpec; pid: number; action: 'started' | 'already running'}> = []
+          for (const service of group) {
+            const pidState = readPidFile(service.pidFile, service.processName)
+            if (pidState.kind === 'running') {
+              pending.push({service, pid: pidState.pid, action: 'already running'})
+              continue
+            }
+
+            if (pidState.kind === 'stale') {
+              removeFile(service.pidFile)
+              notes.push(`removed stale pid file ${service.pidFile} (pid ${pidState.pid ?? '?'} is not running)`)
+            }
+
+            await service.prepare()
+            const pid = startDaemon({
+              command: service.command,
+              args: service.args(),
+              env: service.env(),
+              cwd: service.dir,
+              logFile: service.logFile,
+              pidFile: service.pidFile,
+            })
+            started.push({service, pid})
+            pending.push({service, pid, action: 'started'})
           }
 
-          if (pidState.kind === 'stale') {
-            removeFile(service.pidFile)
-            notes.push(`removed stale pid file ${service.pidFile} (pid ${pidState.pid ?? '?'} is not running)`)
+          for (const {service, pid, action} of pending) {
+            await this.waitHealthy(service, pid)
+            if (action === 'started') await service.afterStart?.()
+            results.push({...(await this.statusOf(service)), action})
           }
-
-          await service.prepare()
-          const pid = startDaemon({
-            command: service.command,
-            args: service.args(),
-            env: service.env(),
-            cwd: service.dir,
-            logFile: service.logFile,
-            pidFile: service.pidFile,
-          })
-          started.push({service, pid})
-          await this.waitHealthy(service, pid)
-          results.push({...(await this.statusOf(service)), action: 'started'})
         }
       } catch (error) {
         // Leave nothing half-started: stop what this run started, newest first.
@@ -99,6 +107,7 @@ export class ControlPlane {
         throw error
       }
 
+      await writeFile(join(this.stateDir, 'control-plane.json'), `${JSON.stringify(this.config, null, 2)}\n`)
       return {stateDir: this.stateDir, services: results, notes}
     })
   }
@@ -120,6 +129,8 @@ export class ControlPlane {
         if (options.purge) await rm(service.dir, {recursive: true, force: true})
         results.push({name: service.name, action, purged: options.purge})
       }
+
+      if (options.purge) removeFile(join(this.stateDir, 'control-plane.json'))
 
       return {stateDir: this.stateDir, services: results.reverse()}
     })
@@ -146,11 +157,11 @@ export class ControlPlane {
   }
 
   private checkDistinctPorts(): void {
-    const seen = new Map<number, string>()
-    for (const {port, configKey} of this.services.flatMap((s) => s.ports)) {
-      const other = seen.get(port)
+    const seen = new Map<string, string>()
+    for (const {host, port, configKey} of this.services.flatMap((s) => s.ports)) {
+      const other = seen.get(`${host}:${port}`)
       if (other) throw new EcError('config', `${configKey} and ${other} are both ${port}; give each service its own port`)
-      seen.set(port, configKey)
+      seen.set(`${host}:${port}`, configKey)
     }
   }
 
@@ -171,11 +182,11 @@ export class ControlPlane {
       }
     }
 
-    for (const {port, purpose, configKey} of service.ports) {
-      if (!(await isPortFree(this.config.host, port))) {
+    for (const {host, port, purpose, configKey} of service.ports) {
+      if (!(await isPortFree(host, port))) {
         throw new EcError(
           'environment',
-          `port ${port} on ${this.config.host} (${purpose}) is already in use; stop what holds it or set ${configKey} to a free port`,
+          `port ${port} on ${host} (${purpose}) is already in use; stop what holds it or set ${configKey} to a free port`,
         )
       }
     }
@@ -202,6 +213,18 @@ export class ControlPlane {
       await sleep(100)
     }
   }
+}
+
+/** Consecutive services of the same start group (etcd members) together; the others alone. */
+function startGroups(services: ServiceSpec[]): ServiceSpec[][] {
+  const groups: ServiceSpec[][] = []
+  for (const service of services) {
+    const last = groups.at(-1)
+    if (last && service.startGroup && last[0].startGroup === service.startGroup) last.push(service)
+    else groups.push([service])
+  }
+
+  return groups
 }
 
 async function ensureWritable(dir: string): Promise<void> {

@@ -27,6 +27,10 @@ export interface ControlPlaneAddress {
   host: string
   etcdClientPort: number
   placementPort: number
+  /** Every etcd member's client URL: clients are given them all. */
+  etcdEndpoints: string[]
+  /** Every controller's Placement URL: clients fail over between them. */
+  placementUrls: string[]
 }
 
 /** A plain JSON Schema object (draft-07, as ajv reads it). */

@@ -129,7 +129,7 @@ describe('config loading', () => {
     const error = await rejection(load())
     expect(error.reason).to.equal('config')
     expect(error.message).to.equal(
-      `unknown config key "controlPlane.etcd.clientport" in ${file}; known keys under controlPlane.etcd: clientPort, peerPort`,
+      `unknown config key "controlPlane.etcd.clientport" in ${file}; known keys under controlPlane.etcd: clientPort, peerPort, peers, members`,
     )
   })
 

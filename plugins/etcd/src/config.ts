@@ -30,7 +30,7 @@ export const etcdSection: ConfigSection = {
       timeoutMs: {type: 'integer', minimum: 1},
     },
   },
-  defaults: (cp) => ({endpoints: [`http://${cp.host}:${cp.etcdClientPort}`], prefix: '/ec', timeoutMs: 5000}),
+  defaults: (cp) => ({endpoints: cp.etcdEndpoints, prefix: '/ec', timeoutMs: 5000}),
   env: {
     EC_ETCD_ENDPOINTS: {key: 'endpoints', type: 'list'},
     EC_ETCD_PREFIX: {key: 'prefix', type: 'string'},

@@ -5,7 +5,7 @@ import {libvirtSection, resolveSettings} from '../src/config.js'
 
 describe('libvirt config section', () => {
   const validate = new Ajv({allErrors: true}).compile(libvirtSection.schema)
-  const cp = {host: '127.0.0.1', etcdClientPort: 2379, placementPort: 8778}
+  const cp = {host: '127.0.0.1', etcdClientPort: 2379, placementPort: 8778, etcdEndpoints: ['http://127.0.0.1:2379'], placementUrls: ['http://127.0.0.1:8778']}
 
   it('has valid defaults and EC_LIBVIRT_URI', () => {
     const defaults = libvirtSection.defaults(cp)

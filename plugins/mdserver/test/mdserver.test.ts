@@ -20,7 +20,7 @@ describe('mdserver ec-backends hook', () => {
     const section = list[0].config!
     expect(section.key).to.equal('metadata')
     expect(section.env).to.deep.include({EC_METADATA_PORT: {key: 'port', type: 'integer'}})
-    expect(section.defaults({host: '127.0.0.1', etcdClientPort: 2379, placementPort: 8778})).to.deep.equal({
+    expect(section.defaults({host: '127.0.0.1', etcdClientPort: 2379, placementPort: 8778, etcdEndpoints: ['http://127.0.0.1:2379'], placementUrls: ['http://127.0.0.1:8778']})).to.deep.equal({
       host: '127.0.0.1',
       port: 8775,
       maxUserDataBytes: 65_536,

@@ -1,8 +1,9 @@
 // A typed client for the parts of the Placement API ec uses. It negotiates
 // the microversion once per client, sends it on every request, and turns
 // Placement's error documents into PlacementApiError and transport failures
-// into reason 'unavailable'. It does not retry: callers know which
-// conflicts are worth another try.
+// into reason 'unavailable'. It does not retry conflicts: callers know which
+// are worth another try. Given several URLs (one Placement per controller, all
+// over one database) it fails over to the next one that answers, and stays there.
 import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import {describeTransportError, parseErrorResponse, PlacementBackendError} from './errors.js'
@@ -29,7 +30,8 @@ import type {
 } from './wire.js'
 
 export interface PlacementClientOptions {
-  url: string
+  /** One URL or several equivalent ones (Placement is stateless over its database). */
+  url: string | string[]
   /** Sent as X-Auth-Token: "admin" with noauth2, a Keystone token otherwise. */
   token: string
   timeoutMs: number
@@ -73,32 +75,37 @@ interface RequestOptions {
 }
 
 export class PlacementClient {
-  readonly url: string
-  private readonly http: AxiosInstance
+  readonly urls: string[]
+  private readonly servers: AxiosInstance[]
+  /** The server that answered last: requests go there first. */
+  private current = 0
   /** The negotiated version, discovered by the first request and shared by all after it. */
   private negotiation?: Promise<Microversion>
   private closed = false
 
   constructor(options: PlacementClientOptions) {
-    this.url = options.url.replace(/\/+$/, '')
-    this.http = axios.create({
-      baseURL: this.url,
-      timeout: options.timeoutMs,
-      headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
-      // Error statuses carry Placement's error document; read it rather than catch it.
-      validateStatus: () => true,
-    })
+    this.urls = (Array.isArray(options.url) ? options.url : [options.url]).map((url) => url.replace(/\/+$/, ''))
+    if (this.urls.length === 0) throw new PlacementBackendError('config', 'placement.url lists no URL; give at least one')
+    this.servers = this.urls.map((baseURL) =>
+      axios.create({
+        baseURL,
+        timeout: options.timeoutMs,
+        headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
+        // Error statuses carry Placement's error document; read it rather than catch it.
+        validateStatus: () => true,
+      }),
+    )
+  }
+
+  /** The URL requests go to first (the one that answered last). */
+  get url(): string {
+    return this.urls[this.current]
   }
 
   /** Ask the server which API versions it speaks (uncached: health checks want a fresh answer). */
   async versions(signal?: AbortSignal): Promise<VersionRange> {
     this.assertOpen()
-    let response: AxiosResponse<VersionDocument>
-    try {
-      response = await this.http.get<VersionDocument>('/', {signal})
-    } catch (error) {
-      throw describeTransportError(error, this.url)
-    }
+    const response = await this.failover('GET', (http) => http.get<VersionDocument>('/', {signal}))
 
     const version = response.status < 400 ? response.data?.versions?.[0] : undefined
     if (!version?.max_version || !parseMicroversion(version.max_version)) {
@@ -259,25 +266,55 @@ export class PlacementClient {
   private async send<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<AxiosResponse<T>> {
     this.assertOpen()
     const version = formatMicroversion(await this.microversion())
-    let response: AxiosResponse<T>
-    try {
-      response = await this.http.request<T>({
+    const response = await this.failover(method, (http) =>
+      http.request<T>({
         method,
         url: path,
         params: options.params,
         data: options.body,
         signal: options.signal,
         headers: {'OpenStack-API-Version': `placement ${version}`},
-      })
-    } catch (error) {
-      throw describeTransportError(error, this.url)
-    }
+      }),
+    )
 
     if (response.status >= 400 && !options.expect?.includes(response.status)) {
       throw parseErrorResponse(method, path, response.status, response.data)
     }
 
     return response
+  }
+
+  /**
+   * Send to the current server, then to each other one while they do not
+   * answer. A request goes on to the next server only when it certainly did
+   * not happen (connection refused) or is safe to repeat (GET, DELETE).
+   */
+  private async failover<T>(method: string, request: (http: AxiosInstance) => Promise<T>): Promise<T> {
+    let lastError: Error | undefined
+    for (let i = 0; i < this.servers.length; i++) {
+      const index = (this.current + i) % this.servers.length
+      try {
+        const response = await request(this.servers[index])
+        this.current = index
+        return response
+      } catch (error) {
+        lastError = describeTransportError(error, this.urls[index])
+        const repeatable = method === 'GET' || method === 'DELETE' || (lastError as PlacementBackendError).notApplied === true
+        if (!(lastError instanceof PlacementBackendError && lastError.reason === 'unavailable' && repeatable)) throw lastError
+      }
+    }
+
+    if (this.servers.length > 1) {
+      const error = new PlacementBackendError(
+        'unavailable',
+        `no Placement answers at ${this.urls.join(', ')}; start the control plane with "ec up" or fix placement.url (EC_PLACEMENT_URL)`,
+        {cause: lastError},
+      )
+      error.notApplied = (lastError as PlacementBackendError).notApplied
+      throw error
+    }
+
+    throw lastError as Error
   }
 
   private assertOpen(): void {

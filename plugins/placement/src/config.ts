@@ -1,7 +1,8 @@
 import type {ConfigSection} from 'ec/plugins'
 
 export interface PlacementSettings {
-  url: string
+  /** One URL, or one per controller: requests fail over to the next when one does not answer. */
+  url: string | string[]
   /** X-Auth-Token: "admin" works with noauth2; a Keystone token otherwise. */
   token: string
   projectId: string
@@ -21,7 +22,12 @@ export const placementSection: ConfigSection = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      url: {type: 'string', pattern: '^https?://'},
+      url: {
+        oneOf: [
+          {type: 'string', pattern: '^https?://'},
+          {type: 'array', minItems: 1, items: {type: 'string', pattern: '^https?://'}},
+        ],
+      },
       // writeOnly: a credential, which ec config show redacts.
       token: {type: 'string', minLength: 1, writeOnly: true},
       projectId: {type: 'string', minLength: 1},
@@ -33,7 +39,7 @@ export const placementSection: ConfigSection = {
     },
   },
   defaults: (cp) => ({
-    url: `http://${cp.host}:${cp.placementPort}`,
+    url: cp.placementUrls.length === 1 ? cp.placementUrls[0] : cp.placementUrls,
     token: 'admin',
     projectId: 'ec',
     userId: 'ec',
@@ -43,7 +49,7 @@ export const placementSection: ConfigSection = {
     timeoutMs: 10_000,
   }),
   env: {
-    EC_PLACEMENT_URL: {key: 'url', type: 'string'},
+    EC_PLACEMENT_URL: {key: 'url', type: 'list'},
     EC_PLACEMENT_TOKEN: {key: 'token', type: 'string'},
   },
 }

@@ -42,7 +42,7 @@ describe('PlacementClient', () => {
     const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
     const seen: {url?: string; version: unknown}[] = []
     // The axios instance is private; the interceptor only observes what goes out.
-    ;(fresh as unknown as {http: AxiosInstance}).http.interceptors.request.use((config) => {
+    ;(fresh as unknown as {servers: AxiosInstance[]}).servers[0].interceptors.request.use((config) => {
       seen.push({url: config.url, version: config.headers['OpenStack-API-Version']})
       return config
     })
@@ -101,5 +101,30 @@ describe('PlacementClient', () => {
     closing.close()
     closing.close()
     expect((await rejection(closing.listProviders())).reason).to.equal('failure')
+  })
+
+  it('fails over to the next URL when one does not answer, and stays with the one that does', async () => {
+    const [dead] = await freePorts(1)
+    const deadUrl = `http://127.0.0.1:${dead}`
+    const both = new PlacementClient({url: [deadUrl, controlPlane.placementUrl], token: 'admin', timeoutMs: 10_000})
+    try {
+      const uuid = randomUUID()
+      await both.createProvider(uuid, `failover-${uuid}`) // a POST: refused by the first, so it certainly did not happen there
+      expect(both.url).to.equal(controlPlane.placementUrl)
+      expect((await both.getProvider(uuid))?.uuid).to.equal(uuid)
+    } finally {
+      both.close()
+    }
+  })
+
+  it('names every URL when none answers', async () => {
+    const ports = await freePorts(2)
+    const urls = ports.map((port) => `http://127.0.0.1:${port}`)
+    const none = new PlacementClient({url: urls, token: 'admin', timeoutMs: 10_000})
+    const error = await rejection(none.listProviders())
+    expect(error.reason).to.equal('unavailable')
+    expect(error.message).to.equal(
+      `no Placement answers at ${urls.join(', ')}; start the control plane with "ec up" or fix placement.url (EC_PLACEMENT_URL)`,
+    )
   })
 })

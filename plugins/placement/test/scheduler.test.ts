@@ -217,7 +217,7 @@ describe('PlacementScheduler', () => {
       await scheduler.registerHost(host('lean', [trait]))
       await scheduler.claim(randomUUID(), ask({VCPU: 1}, {requiredTraits: [trait]}))
       const seen: string[] = []
-      const http = (scheduler.client as unknown as {http: AxiosInstance}).http
+      const http = (scheduler.client as unknown as {servers: AxiosInstance[]}).servers[0]
       const interceptor = http.interceptors.request.use((config) => {
         seen.push(`${config.method?.toUpperCase()} ${config.url}`)
         return config
@@ -341,7 +341,7 @@ describe('PlacementScheduler', () => {
     // claimer's PUT goes out, a rival takes the whole host for real.
     function stealHostBeforePuts(claimer: PlacementScheduler, times = Number.POSITIVE_INFINITY): string[] {
       const stolen: string[] = []
-      const http = (claimer.client as unknown as {http: AxiosInstance}).http
+      const http = (claimer.client as unknown as {servers: AxiosInstance[]}).servers[0]
       http.interceptors.request.use(async (config) => {
         if (stolen.length < times && config.method === 'put' && config.url?.startsWith('/allocations/')) {
           const [hostId] = Object.keys((config.data as {allocations: Record<string, unknown>}).allocations)
