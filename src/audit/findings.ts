@@ -16,6 +16,7 @@ export const FINDING_KINDS = [
   'orphan-assignment',
   'stuck-instance',
   'error-holds-allocation',
+  'unreadable-key',
 ] as const
 export type FindingKind = (typeof FINDING_KINDS)[number]
 
@@ -48,9 +49,12 @@ export function findInconsistencies(views: AuditViews, options: CheckOptions): F
   const hostName = hostNames(views)
   const findings: Finding[] = []
   const add = (finding: Finding) => findings.push(finding)
+  // A damaged record is reported as unreadable, not as missing under every key that points to it.
+  const damaged = new Set(views.unreadable.map(({key}) => key))
+  const noRecord = (id: string) => !views.records.has(id) && !damaged.has(`instances/${id}`)
 
   for (const [consumer, byHost] of views.held) {
-    if (!views.records.has(consumer)) {
+    if (noRecord(consumer)) {
       const where = [...byHost.keys()]
       add({
         kind: 'allocation-without-record',
@@ -117,7 +121,7 @@ export function findInconsistencies(views: AuditViews, options: CheckOptions): F
 
   for (const name of views.names) {
     const record = views.records.get(name.id)?.value
-    if (record?.name === name.name) continue
+    if (record?.name === name.name || (!record && !noRecord(name.id))) continue
     add({
       kind: 'orphan-name',
       id: name.id,
@@ -129,7 +133,7 @@ export function findInconsistencies(views: AuditViews, options: CheckOptions): F
   }
 
   for (const assignment of views.assignments) {
-    if (views.records.has(assignment.id)) continue
+    if (!noRecord(assignment.id)) continue
     add({
       kind: 'orphan-assignment',
       id: assignment.id,
@@ -139,12 +143,16 @@ export function findInconsistencies(views: AuditViews, options: CheckOptions): F
     })
   }
 
-  findings.push(...guestFindings(views, hostName))
+  for (const {key} of views.unreadable) {
+    add({kind: 'unreadable-key', key, detail: `${key} does not hold the JSON ec writes there; inspect it with etcdctl and delete or rewrite it`})
+  }
+
+  findings.push(...guestFindings(views, hostName, noRecord))
   return findings
 }
 
 /** Guests without record or allocation, and providers over capacity counting the guests that hold nothing. */
-function guestFindings(views: AuditViews, hostName: (id: string) => string): Finding[] {
+function guestFindings(views: AuditViews, hostName: (id: string) => string, noRecord: (id: string) => boolean): Finding[] {
   const findings: Finding[] = []
   for (const host of views.hosts) {
     const used: Resources = {}
@@ -154,6 +162,7 @@ function guestFindings(views: AuditViews, hostName: (id: string) => string): Fin
     for (const guest of inventory?.guests ?? []) {
       const record = views.records.get(guest.id)?.value
       if (!record) {
+        if (!noRecord(guest.id)) continue
         findings.push({
           kind: 'guest-without-record',
           id: guest.id,

@@ -43,6 +43,8 @@ export interface AuditViews {
   alive: Set<string>
   /** Guest inventories of live hosts, by host id. */
   guests: Map<string, GuestInventory>
+  /** Records and guest reports that are not the JSON ec writes. */
+  unreadable: KeyRef[]
 }
 
 export interface AuditSources {
@@ -66,13 +68,14 @@ export async function gatherViews({scheduler, transport}: AuditSources): Promise
 
   // One listing of the whole prefix: records, names and host keys from the same revision.
   const {items} = await transport.list('')
-  const views: AuditViews = {hosts, held, records: new Map(), names: [], assignments: [], alive: new Set(), guests: new Map()}
+  const views: AuditViews = {hosts, held, records: new Map(), names: [], assignments: [], alive: new Set(), guests: new Map(), unreadable: []}
   const inventories = new Map<string, GuestInventory>()
   for (const kv of items) {
     const ref = {key: kv.key, modRevision: kv.modRevision}
     if (kv.key.startsWith('instances/')) {
-      const record = JSON.parse(kv.value) as InstanceRecord
-      views.records.set(record.id, {value: record, modRevision: kv.modRevision})
+      const record = parseOrUndefined<InstanceRecord>(kv.value, (r) => typeof r.id === 'string' && typeof r.state === 'string' && r.spec !== undefined)
+      if (record) views.records.set(record.id, {value: record, modRevision: kv.modRevision})
+      else views.unreadable.push(ref)
       continue
     }
 
@@ -95,7 +98,10 @@ export async function gatherViews({scheduler, transport}: AuditSources): Promise
     }
 
     const guestsHost = GUESTS_KEY.exec(kv.key)?.[1]
-    if (guestsHost) inventories.set(guestsHost, JSON.parse(kv.value) as GuestInventory)
+    if (!guestsHost) continue
+    const inventory = parseOrUndefined<GuestInventory>(kv.value, (g) => Array.isArray(g.guests))
+    if (inventory) inventories.set(guestsHost, inventory)
+    else views.unreadable.push(ref)
   }
 
   for (const [hostId, inventory] of inventories) if (views.alive.has(hostId)) views.guests.set(hostId, inventory)
@@ -117,4 +123,14 @@ export async function rereadAllocations(views: AuditViews, consumers: Iterable<s
     }),
   )
   return {...views, held}
+}
+
+/** The parsed value if it is JSON of the expected shape; a damaged key must not stop the audit. */
+function parseOrUndefined<T>(text: string, looksRight: (value: T) => boolean): T | undefined {
+  try {
+    const value = JSON.parse(text) as T
+    return value !== null && typeof value === 'object' && looksRight(value) ? value : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -6,6 +6,7 @@ import {isRepairable, type Repair, repairFindings} from '../audit/repair.js'
 import {EcCommand} from '../ec-command.js'
 import {ExitCode} from '../errors.js'
 import {InstanceStore} from '../instances/store.js'
+import {escapeControlCharacters} from '../output/escape.js'
 import {renderTable} from '../output/table.js'
 
 export interface AuditReport {
@@ -66,14 +67,16 @@ export default class Audit extends EcCommand<typeof Audit> {
       return
     }
 
-    this.log(renderTable(['kind', 'id', 'host', 'detail'], report.findings.map((f) => [f.kind, f.id, f.host, f.detail])))
+    // Details quote what etcd and the hosts hold, which anyone with write access could have put there.
+    const rows = report.findings.map((f) => [f.kind, f.id, f.host, f.detail].map((cell) => cell && escapeControlCharacters(cell)))
+    this.log(renderTable(['kind', 'id', 'host', 'detail'], rows))
     if (!this.flags.repair) {
       const fixable = report.findings.filter((f) => isRepairable(f.kind)).length
       this.log(`${report.findings.length} inconsistencies${fixable ? `; ${fixable} can be fixed with --repair` : ''}`)
       return
     }
 
-    for (const repair of report.repaired) this.log(`repaired: ${repair.action}`)
+    for (const repair of report.repaired) this.log(`repaired: ${escapeControlCharacters(repair.action)}`)
     const remaining = report.remaining ?? []
     this.log(
       remaining.length === 0

@@ -307,6 +307,27 @@ describe('ec audit (real etcd and Placement)', function () {
     expect(clean.code).to.equal(0)
   })
 
+  it('a damaged record is reported, not fatal; control characters in keys never reach the terminal raw', async () => {
+    const damaged = randomUUID()
+    await put(keys.instance(damaged), '{"id": "half a rec')
+    await put(keys.name('evil\u001B[31m'), damaged)
+    const found = await audit()
+    // Its name points to a record that is there, only damaged: not an orphan.
+    expect(findings(found.report)).to.deep.equal([['unreadable-key', '']])
+    expect(found.report.findings[0].key).to.equal(keys.instance(damaged))
+    expect(found.code).to.equal(12)
+    const human = await cp.ec(['audit', '--repair'])
+    expect(human.stdout).to.match(/1 inconsistencies remain after repair .*unreadable-key/)
+    expect(human.code).to.equal(12)
+
+    // With the record gone, the name is an orphan, and the audit shows it escaped.
+    await transport.commit([], [{op: 'delete', key: keys.instance(damaged)}])
+    const orphan = await cp.ec(['audit'])
+    expect(orphan.stdout).to.include(String.raw`evil\u001B[31m`)
+    expect(orphan.stdout).to.not.include('\u001B')
+    expect(orphan.code).to.equal(12)
+  })
+
   describe('with a real agent', () => {
     let agent: RunningAgent | undefined
     afterEach(async () => {

@@ -52,6 +52,7 @@ function views(records: InstanceRecord[], held: Array<[string, string, Record<st
     assignments: [],
     alive: new Set([A, B]),
     guests: new Map(),
+    unreadable: [],
     ...extra,
   }
 }
@@ -87,5 +88,14 @@ describe('audit checks', () => {
       {alive: new Set()},
     )
     expect(check(v)).to.deep.equal([['stuck-instance', 's1'], ['stuck-instance', 's3']])
+  })
+
+  it('a damaged record is one unreadable-key finding, not an orphan under every key that names it', () => {
+    const v = views([], [['d1', A, ONE]], {
+      names: [{key: 'names/x', modRevision: '1', name: 'x', id: 'd1'}],
+      assignments: [{key: `hosts/${A}/assigned/d1`, modRevision: '1', hostId: A, id: 'd1'}],
+      unreadable: [{key: 'instances/d1', modRevision: '1'}],
+    })
+    expect(check(v)).to.deep.equal([['unreadable-key', undefined]])
   })
 })
