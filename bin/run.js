@@ -1,8 +1,23 @@
 #!/usr/bin/env node
-import {execute, settings} from '@oclif/core'
+import {dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-// ec and its plugins run as compiled JavaScript: a linked plugin must be built
-// (npm run build in its folder). No ts-node lookup on every plugin load.
-settings.enableAutoTranspile = false
+const argv = process.argv.slice(2)
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
 
-await execute({dir: import.meta.url})
+// `ec`, `ec --help` and `ec help` print a kept copy of the root help when
+// there is a valid one (see src/startup/root-help.ts), without loading oclif.
+const rootHelp = argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === 'help'))
+const help = rootHelp ? await import('../dist/startup/root-help.js') : undefined
+const helpFile = help?.rootHelpFile(root, argv)
+const kept = helpFile && help.readRootHelp(helpFile)
+if (kept) {
+  process.stdout.write(kept)
+} else {
+  const {execute, settings} = await import('@oclif/core')
+  // ec and its plugins run as compiled JavaScript: a linked plugin must be built
+  // (npm run build in its folder). No ts-node lookup on every plugin load.
+  settings.enableAutoTranspile = false
+  const run = () => execute({dir: import.meta.url})
+  await (helpFile ? help.recordRootHelp(helpFile, run) : run())
+}
