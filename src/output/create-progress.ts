@@ -7,19 +7,10 @@ import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, STEPS, type Step} from '../instances/model.js'
 import type {InstanceStore, Versioned} from '../instances/store.js'
+import {STEP_LABELS} from './step-labels.js'
 import type {StepTracker} from './step-tracker.js'
 
-export const STEP_LABELS: Record<Step, string> = {
-  candidates: 'Find candidate hosts',
-  claim: 'Claim resources',
-  notify: 'Hand the assignment to the host',
-  accepted: 'Host accepted',
-  image: 'Image',
-  disk: 'Disk',
-  define: 'Define the guest',
-  boot: 'Boot',
-  guest: 'Guest ready',
-}
+export {STEP_LABELS} from './step-labels.js'
 
 export function progressDisplay(tracker: StepTracker, tty: boolean): Listr {
   return new Listr(

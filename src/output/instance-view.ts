@@ -1,7 +1,7 @@
 // How instance records read to a person (show, list) and to a script (--json).
 import {type InstanceRecord, STEPS} from '../instances/model.js'
 import {paintState} from './colour.js'
-import {STEP_LABELS} from './create-progress.js'
+import {STEP_LABELS} from './step-labels.js'
 import type {ListingSpec} from './listing.js'
 
 /** PENDING past its scheduling deadline: the `ec instance create` that owned it is gone. */

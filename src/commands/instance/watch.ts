@@ -6,7 +6,7 @@ import {type InstanceChange, InstanceChanges} from '../../instances/changes.js'
 import {keys} from '../../instances/keys.js'
 import {InstanceStore} from '../../instances/store.js'
 import {paintState} from '../../output/colour.js'
-import {STEP_LABELS} from '../../output/create-progress.js'
+import {STEP_LABELS} from '../../output/step-labels.js'
 
 export default class InstanceWatch extends EcCommand<typeof InstanceWatch> {
   static override summary = 'Follow state and step changes of instances live, until interrupted (Ctrl-C).'
