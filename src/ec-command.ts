@@ -9,6 +9,7 @@ import {type EffectiveConfig, loadConfig, type Override} from './config/load.js'
 import {exitCodeOf, isReportable} from './errors.js'
 import {parseFailure} from './input/parse-error.js'
 import {escapeControlCharacters} from './output/escape.js'
+import {colourEnabled} from './output/colour.js'
 import {type ListingPlan, renderListing, sortRows} from './output/listing.js'
 import type {BackendKind, BackendsByKind} from './plugins/backend.js'
 import {BackendRegistry} from './plugins/registry.js'
@@ -69,9 +70,20 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
   /** Sort rows by the plan, print them as a table or ids (not with --json), and return them for --json. */
   protected printListing<R>(rows: R[], plan: ListingPlan<R>): R[] {
     const sorted = sortRows(rows, plan)
+    if (this.jsonEnabled()) return sorted // not even drawn: a table of 1,000 rows costs more than the listing
     const text = renderListing(sorted, plan)
     if (text !== '') this.log(text)
     return sorted
+  }
+
+  /**
+   * The --json document. oclif tokenizes it to colour it even where no colour
+   * is shown, which costs more than the rest of a large listing; only a
+   * terminal with colour on gets that.
+   */
+  public override logJson(json: unknown): void {
+    if (colourEnabled()) return super.logJson(json)
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
   }
 
   /** One unwrapped line on stderr, so scripts can grep it (oclif's warn() wraps). */
