@@ -11,7 +11,8 @@ type Style = Parameters<typeof styleText>[0]
 
 /** `text` in `style` when colour is on, else as it is. */
 export function paint(style: Style, text: string, on = colourEnabled()): string {
-  return on ? styleText(style, text) : text
+  // validateStream: false — the decision is colourEnabled()'s, made for the stream the text goes to.
+  return on ? styleText(style, text, {validateStream: false}) : text
 }
 
 const STATE_STYLES: Record<string, Style> = {ACTIVE: 'green', ERROR: 'red', DELETING: 'yellow', PENDING: 'yellow'}

@@ -78,10 +78,10 @@ export function planListing<T>(spec: ListingSpec<T>, flags: ListingFlags): Listi
   return {spec, shown, order, quiet: flags.quiet ?? false}
 }
 
-function compareCells(a: Cell, b: Cell): number {
-  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1 // blanks last
-  if (typeof a === 'number' && typeof b === 'number') return a - b
-  return String(a).localeCompare(String(b), undefined, {numeric: true})
+function compareCells(a: Cell, b: Cell, descending: boolean): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1 // blanks last either way
+  const order = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), undefined, {numeric: true})
+  return descending ? -order : order
 }
 
 /** The rows in --sort order (stable: ties keep the command's own order). */
@@ -89,8 +89,8 @@ export function sortRows<T>(rows: T[], plan: ListingPlan<T>): T[] {
   if (plan.order.length === 0) return rows
   return [...rows].sort((x, y) => {
     for (const {column, descending} of plan.order) {
-      const c = compareCells(column.value(x), column.value(y))
-      if (c !== 0) return descending ? -c : c
+      const c = compareCells(column.value(x), column.value(y), descending)
+      if (c !== 0) return c
     }
 
     return 0
