@@ -42,7 +42,10 @@ export interface WatchOptions {
   afterRevision?: string
   /** Called for each batch, in order; the next batch waits for the promise. */
   onEvents(events: WatchEvent[], revision: string): Promise<void> | void
+  /** The watch failed for good (e.g. its history was compacted): list again and watch from there. */
   onError?(error: Error): void
+  /** The watch re-attached after losing its connection: events may have been missed meanwhile. */
+  onResumed?(): void
 }
 
 export interface Lease {
@@ -56,9 +59,18 @@ export interface TransportBackend extends Closable {
   get(key: string): Promise<KeyValue | undefined>
   /** Every key under a prefix, and the store revision the listing reflects. */
   list(prefix: string): Promise<{items: KeyValue[]; revision: string}>
-  /** Apply all ops if every guard holds, atomically. */
+  /**
+   * Apply all ops if every guard holds, atomically. Never replayed by the
+   * backend: a commit that fails with an error (reason 'unavailable') may or
+   * may not have been applied, and a caller that asks again must recognise its
+   * own earlier write when the guards then fail (core's InstanceStore does).
+   */
   commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult>
-  /** Watch a prefix; resumes after disconnects without missing or repeating events. */
+  /**
+   * Watch a prefix; resumes after disconnects without repeating events. A
+   * consumer must not rely on seeing every event: after `onResumed` (and
+   * periodically) it lists again and acts on the level.
+   */
   watch(prefix: string, options: WatchOptions): Promise<WatchHandle>
   /** A lease kept alive until revoked or lost; keys put with it vanish with it. */
   grantLease(ttlSeconds: number): Promise<Lease>

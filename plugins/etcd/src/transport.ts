@@ -2,6 +2,7 @@
 // are strings, revisions are etcd's mod revisions (decimal strings).
 import {readFileSync} from 'node:fs'
 
+import {noop} from 'cockatiel'
 import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
 import type {
   KeyValue,
@@ -92,6 +93,14 @@ export class EtcdTransport implements TransportBackend {
       queue = queue
         .then(() => options.onEvents(events, revision))
         .catch((error: unknown) => options.onError?.(error as Error))
+    })
+    // etcd3 re-attaches a broken watch by itself; tell the consumer, which lists again.
+    let disconnected = false
+    watcher.on('disconnected', () => (disconnected = true))
+    watcher.on('connected', () => {
+      if (!disconnected) return
+      disconnected = false
+      queue = queue.then(() => options.onResumed?.())
     })
     watcher.on('error', (error: Error) => {
       void this.explainWatchFailure(prefix, delivered, error).then((explained) => options.onError?.(explained))
@@ -184,6 +193,12 @@ function clientOptions(settings: EtcdSettings): IOptions {
     dialTimeout: settings.timeoutMs,
     // Unary calls fail after timeoutMs; streams (watches, keepalives) are long-lived.
     defaultCallOptions: (context) => (context.isStream ? {} : {deadline: Date.now() + settings.timeoutMs}),
+    // etcd3 would replay a call whose deadline expired, including a transaction
+    // etcd had applied, whose replay then fails its own guard. No call is
+    // replayed here; callers decide (the contract: TransportBackend.commit).
+    // The per-host circuit breaker stays: it replays nothing, it only moves
+    // calls to another member of a cluster while one does not answer.
+    faultHandling: {global: noop},
   }
   if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
   if (settings.tls) {
