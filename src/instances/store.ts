@@ -1,8 +1,15 @@
 // Instance records over the transport contract: compare-and-swap updates on
 // mod revisions, with the record, its name and its assignment written in one
 // transaction wherever they must change together.
+//
+// Every write is safe to repeat. The transport may fail a commit that etcd
+// applied (a deadline that expired on the way back), and the store asks
+// again while etcd stalls; a repeat whose guard then fails checks whether the
+// store holds exactly what this writer wrote (the name points to its own id;
+// the record is byte-for-byte its own value) and takes that as success.
 import {EcError} from '../errors.js'
-import type {TransportBackend, TxnGuard, TxnOp} from '../plugins/transport.js'
+import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '../plugins/transport.js'
+import {waitOutStalls} from '../retry.js'
 import {keys} from './keys.js'
 import {type Assignment, canTransition, type InstanceRecord, now, UUID} from './model.js'
 
@@ -17,14 +24,52 @@ export interface Extra {
   ops?: TxnOp[]
 }
 
+export interface StoreOptions {
+  /**
+   * How long to keep asking a transport that answered before and now stalls
+   * (etcd frozen, restarting, electing). A transport that never answered is
+   * reported at once: nothing suggests it is coming.
+   */
+  stallBudgetMs?: number
+}
+
 const MAX_CAS_ATTEMPTS = 50
+export const DEFAULT_STALL_BUDGET_MS = 30_000
 
 export class InstanceStore {
-  constructor(readonly transport: TransportBackend) {}
+  private readonly stallBudgetMs: number
+  /** The transport answered once: from then on a stall is waited out. */
+  private reached = false
+
+  constructor(
+    readonly transport: TransportBackend,
+    options: StoreOptions = {},
+  ) {
+    this.stallBudgetMs = options.stallBudgetMs ?? DEFAULT_STALL_BUDGET_MS
+  }
 
   async get(id: string): Promise<Versioned<InstanceRecord> | undefined> {
-    const kv = await this.transport.get(keys.instance(id))
+    const kv = await this.read(keys.instance(id))
     return kv ? {value: JSON.parse(kv.value) as InstanceRecord, modRevision: kv.modRevision} : undefined
+  }
+
+  /** One key, read with the store's patience for stalls. */
+  read(key: string): Promise<KeyValue | undefined> {
+    return this.call(() => this.transport.get(key))
+  }
+
+  /** Every key under a prefix, read with the store's patience for stalls. */
+  readAll(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
+    return this.call(() => this.transport.list(prefix))
+  }
+
+  /**
+   * Commit with the store's patience. A commit that failed on the way may
+   * still have been applied: callers whose guards would then fail recognise
+   * their own write (see create and update).
+   */
+  commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
+    return this.call(() => this.transport.commit(guards, ops))
   }
 
   /** By uuid, else by name. */
@@ -34,12 +79,12 @@ export class InstanceStore {
       if (byId) return byId
     }
 
-    const name = await this.transport.get(keys.name(ref))
+    const name = await this.read(keys.name(ref))
     return name ? this.get(name.value) : undefined
   }
 
   async list(): Promise<{records: Array<Versioned<InstanceRecord>>; revision: string}> {
-    const {items, revision} = await this.transport.list(keys.instances())
+    const {items, revision} = await this.readAll(keys.instances())
     return {
       records: items.map((kv) => ({value: JSON.parse(kv.value) as InstanceRecord, modRevision: kv.modRevision})),
       revision,
@@ -48,7 +93,7 @@ export class InstanceStore {
 
   /** Write a new record and take its name, or fail with `conflict` if the name is taken. */
   async create(record: InstanceRecord): Promise<Versioned<InstanceRecord>> {
-    const result = await this.transport.commit(
+    const result = await this.commit(
       [
         {key: keys.instance(record.id), modRevision: null},
         {key: keys.name(record.name), modRevision: null},
@@ -58,11 +103,12 @@ export class InstanceStore {
         {op: 'put', key: keys.name(record.name), value: record.id},
       ],
     )
-    if (!result.ok) {
-      throw new EcError('conflict', `an instance named "${record.name}" already exists; pick another name or delete it first`)
-    }
-
-    return {value: record, modRevision: result.revision!}
+    if (result.ok) return {value: record, modRevision: result.revision!}
+    // A repeat of a commit that landed: the name is ours already.
+    const name = await this.read(keys.name(record.name))
+    const mine = name?.value === record.id ? await this.get(record.id) : undefined
+    if (mine) return mine
+    throw new EcError('conflict', `an instance named "${record.name}" already exists; pick another name or delete it first`)
   }
 
   /**
@@ -90,12 +136,17 @@ export class InstanceStore {
 
       next.updatedAt = now()
       const {guards = [], ops = []} = extra(next)
-      const result = await this.transport.commit(
+      const value = JSON.stringify(next)
+      const result = await this.commit(
         [{key: keys.instance(id), modRevision: current.modRevision}, ...guards],
-        [{op: 'put', key: keys.instance(id), value: JSON.stringify(next)}, ...ops],
+        [{op: 'put', key: keys.instance(id), value}, ...ops],
       )
       if (result.ok) return {value: next, modRevision: result.revision!}
-      current = undefined
+      // Lost the race, or a repeat of a commit that landed: the record is then exactly ours.
+      const kv = await this.read(keys.instance(id))
+      if (kv?.value === value) return {value: next, modRevision: kv.modRevision}
+      current = kv ? {value: JSON.parse(kv.value) as InstanceRecord, modRevision: kv.modRevision} : undefined
+      if (!current) return undefined
     }
 
     throw new EcError('conflict', `instance ${id} changed ${MAX_CAS_ATTEMPTS} times while ec tried to update it; try again`)
@@ -108,7 +159,13 @@ export class InstanceStore {
       {op: 'delete', key: keys.name(record.name)},
     ]
     if (record.host) ops.push({op: 'delete', key: keys.assignment(record.host.id, record.id)})
-    await this.transport.commit([], ops)
+    await this.commit([], ops)
+  }
+
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    const result = await waitOutStalls(work, {budgetMs: this.reached ? this.stallBudgetMs : 0})
+    this.reached = true
+    return result
   }
 
   static assignmentOp(record: InstanceRecord, op: Assignment['op']): TxnOp {
