@@ -1,19 +1,22 @@
 // `ec compute start`: one agent per host. It registers the host with the
 // scheduler, keeps a liveness key on a lease, reconciles what the transport
-// says it should run with what the hypervisor has, then follows its
-// assignments. On stop it takes itself out of scheduling first.
+// says it should run with what the hypervisor has and what the scheduler
+// holds for it, then follows its assignments. The watch is only the fast
+// path: every compute.resyncSeconds (and whenever the watch re-attaches) the
+// agent lists again and acts on the level, so a missed event costs a delay,
+// never an instance. On stop it takes itself out of scheduling first.
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {ComputeConfig} from '../config/defaults.js'
 import {instanceIdOfAssignmentKey, keys} from '../instances/keys.js'
-import {type Assignment, now} from '../instances/model.js'
+import {type Assignment, type GuestInventory, type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import type {Logger} from '../plugins/backend.js'
-import type {HypervisorBackend} from '../plugins/hypervisor.js'
+import type {GuestSummary, HypervisorBackend} from '../plugins/hypervisor.js'
 import type {MetadataBackend} from '../plugins/metadata.js'
 import type {SchedulerBackend} from '../plugins/scheduler.js'
 import type {Lease, TransportBackend, WatchEvent, WatchHandle} from '../plugins/transport.js'
-import {buildInstance, fail, type HostServices, MAX_BUILD_ATTEMPTS, removeGuest, teardownInstance} from './build.js'
+import {buildInstance, fail, type HostServices, removeGuest, teardownInstance} from './build.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'
 import {PhoneHomes} from './phone-homes.js'
@@ -40,7 +43,8 @@ export class ComputeAgent {
   private readonly host: HostServices
   private watch?: WatchHandle
   private lease?: Lease
-  private checkTimer?: NodeJS.Timeout
+  private resyncTimer?: NodeJS.Timeout
+  private resyncing?: Promise<void>
   private stopping = false
 
   constructor(private readonly options: AgentOptions) {
@@ -76,19 +80,20 @@ export class ComputeAgent {
     // Out of scheduling until reconciled: what it already owes comes first.
     await backends.scheduler.setSchedulable(identity.id, false)
     await this.holdLiveness()
-    const revision = await this.reconcile()
+    const revision = await this.resync()
     await this.follow(revision)
     await backends.scheduler.setSchedulable(identity.id, true)
-    this.checkTimer = setInterval(() => void this.checkGuests(), this.options.compute.guestCheckSeconds * 1000)
+    this.resyncTimer = setInterval(() => this.resyncSoon('periodic'), compute.resyncSeconds * 1000)
     log.info(`host ${identity.name} (${identity.id}) is schedulable; following assignments from revision ${revision}`)
   }
 
   /** Stop taking work, leave scheduling, let in-flight work finish or abandon it safely. */
   async stop(graceMs = this.options.compute.shutdownGraceSeconds * 1000): Promise<{finished: boolean}> {
     this.stopping = true
-    clearInterval(this.checkTimer)
+    clearInterval(this.resyncTimer)
     const {backends, identity, log} = this.options
     await this.watch?.close().catch(() => undefined)
+    await this.resyncing
     await backends.scheduler
       .setSchedulable(identity.id, false)
       .catch((error) => log.warn(`could not take host out of scheduling: ${(error as Error).message}`))
@@ -103,51 +108,87 @@ export class ComputeAgent {
     return {finished}
   }
 
-  /** Compare assignments with the hypervisor; queue what is owed. Returns the listing's revision. */
-  private async reconcile(): Promise<string> {
-    const {transport, hypervisor} = this.options.backends
-    const [{items, revision}, guests] = await Promise.all([transport.list(keys.assignments(this.hostId)), hypervisor.list()])
-    const assigned = new Set<string>()
+  /**
+   * One pass over the level: every assignment without work in flight is
+   * settled from its record, guests nobody is assigned are removed, and the
+   * guest inventory is published for `ec audit`. Returns the listing's revision.
+   */
+  private async resync(): Promise<string> {
+    const {transport, hypervisor, scheduler} = this.options.backends
+    // Assignments before guests: a build that defines its domain after the
+    // listing is in the queue by the time the guests are looked at.
+    const {items, revision} = await this.store.readAll(keys.assignments(this.hostId))
+    const guests = await hypervisor.list()
+    // Unknown (the scheduler does not answer) skips the allocation checks this round.
+    const held = await scheduler.hostAllocations(this.hostId).catch((error: unknown) => {
+      this.options.log.warn(`cannot list this host's allocations: ${(error as Error).message}; checking them next round`)
+      return undefined
+    })
     const defined = new Set(guests.filter((g) => g.defined).map((g) => g.id))
+    const assigned = new Set<string>()
     for (const kv of items) {
       const assignment = JSON.parse(kv.value) as Assignment
       assigned.add(assignment.id)
-      await this.reconcileOne(assignment, defined)
+      if (this.queue.has(assignment.id)) continue // its job owns it
+      const record = (await this.store.get(assignment.id))?.value
+      this.settle(assignment, record, defined, held)
     }
 
     for (const guest of guests) {
-      if (!assigned.has(guest.id)) {
-        this.options.log.info(`removing guest ${guest.id}: no instance is assigned to it any more`)
-        this.queue.push(guest.id, () => removeGuest(guest.id, this.host))
-      }
+      if (!assigned.has(guest.id) && !this.queue.has(guest.id)) this.run(guest.id, 'remove an unassigned guest', () => this.removeUnassigned(guest.id))
     }
 
+    await this.publishGuests(guests).catch((error: unknown) =>
+      this.options.log.warn(`cannot publish the guest inventory: ${(error as Error).message}`),
+    )
     return revision
   }
 
-  private async reconcileOne(assignment: Assignment, guests: Set<string>): Promise<void> {
-    const record = (await this.store.get(assignment.id))?.value
-    if (!record) {
-      this.queue.push(assignment.id, () => teardownInstance(assignment.id, this.host))
-      return
+  /** Queue what one assignment still owes, judged from its record and this round's facts. */
+  private settle(
+    assignment: Assignment,
+    record: InstanceRecord | undefined,
+    guests: Set<string>,
+    held: Record<string, Record<string, number>> | undefined,
+  ): void {
+    const {id} = assignment
+    if (!record || assignment.op === 'delete' || record.state === 'DELETING') {
+      this.run(id, 'delete', () => teardownInstance(id, this.host), {preempt: true})
+    } else if (record.state === 'SCHEDULED' || record.state === 'BUILDING') {
+      // Not in flight here: never started, or interrupted (a restart, a failure it could not record).
+      if (record.state === 'BUILDING') this.options.log.info(`resuming the build of ${record.name} (${id}) interrupted at ${record.step}`)
+      this.run(id, 'build', (signal) => buildInstance(id, this.host, signal))
+    } else if (record.state === 'ACTIVE' && !guests.has(id)) {
+      this.run(id, 'check a vanished guest', () => this.guestVanished(id))
+    } else if (record.state === 'ACTIVE' && held && !held[id]) {
+      this.run(id, 'check a lost allocation', () => this.allocationLost(id))
+    } else if (record.state === 'ERROR' && (guests.has(id) || held?.[id])) {
+      // A failure that could not finish its cleanup: an ERROR instance keeps no guest and holds nothing.
+      this.run(id, 'clean up after a failure', async () => {
+        await removeGuest(id, this.host)
+        await this.host.scheduler.release(id)
+      })
     }
+  }
 
-    if (assignment.op === 'delete' || record.state === 'DELETING') {
-      this.queue.push(record.id, () => teardownInstance(record.id, this.host), {preempt: true})
-    } else if (record.state === 'SCHEDULED') {
-      this.queue.push(record.id, (signal) => buildInstance(record.id, this.host, signal))
-    } else if (record.state === 'BUILDING') {
-      if (record.buildAttempts >= MAX_BUILD_ATTEMPTS) {
-        this.queue.push(record.id, () =>
-          fail(record, record.step ?? 'accepted', `the agent stopped ${record.buildAttempts} times while building it`, this.host),
-        )
-      } else {
-        this.options.log.info(`resuming the build of ${record.name} (${record.id}) interrupted at ${record.step}`)
-        this.queue.push(record.id, (signal) => buildInstance(record.id, this.host, signal))
-      }
-    } else if (record.state === 'ACTIVE' && !guests.has(record.id)) {
-      this.queue.push(record.id, () => this.guestVanished(record.id))
-    }
+  /** Queue a job for one instance; its failure is logged, and the next resync tries again. */
+  private run(id: string, what: string, job: (signal: AbortSignal) => Promise<void>, options: {preempt?: boolean} = {}): void {
+    this.queue.push(
+      id,
+      (signal) =>
+        job(signal).catch((error: unknown) => {
+          this.options.log.warn(`${what} of ${id} failed: ${(error as Error).message}; trying again at the next resync`)
+        }),
+      options,
+    )
+  }
+
+  private resyncSoon(why: string): void {
+    if (this.stopping || this.resyncing) return
+    this.resyncing = this.resync()
+      .then(() => undefined)
+      .catch((error: unknown) => this.options.log.warn(`resync (${why}) failed: ${(error as Error).message}`))
+      .finally(() => (this.resyncing = undefined))
   }
 
   private async follow(afterRevision: string): Promise<void> {
@@ -156,6 +197,7 @@ export class ComputeAgent {
       onEvents: (events) => {
         for (const event of events) this.handle(event)
       },
+      onResumed: () => this.resyncSoon('the assignment watch re-attached'),
       onError: (error) => void this.recoverWatch(error),
     })
   }
@@ -165,15 +207,15 @@ export class ComputeAgent {
     if (event.type === 'delete') {
       // Removed by a delete that found this host down: only the local side is left.
       const id = instanceIdOfAssignmentKey(event.key)
-      if (id) this.queue.push(id, () => removeGuest(id, this.host), {preempt: true})
+      if (id) this.run(id, 'remove the guest', () => removeGuest(id, this.host), {preempt: true})
       return
     }
 
     const assignment = JSON.parse(event.kv.value) as Assignment
     if (assignment.op === 'delete') {
-      this.queue.push(assignment.id, () => teardownInstance(assignment.id, this.host), {preempt: true})
+      this.run(assignment.id, 'delete', () => teardownInstance(assignment.id, this.host), {preempt: true})
     } else {
-      this.queue.push(assignment.id, (signal) => buildInstance(assignment.id, this.host, signal))
+      this.run(assignment.id, 'build', (signal) => buildInstance(assignment.id, this.host, signal))
     }
   }
 
@@ -184,7 +226,7 @@ export class ComputeAgent {
     await this.watch?.close().catch(() => undefined)
     for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 10_000)) {
       try {
-        await this.follow(await this.reconcile())
+        await this.follow(await this.resync())
         return
       } catch (retryError) {
         this.options.log.warn(`reconcile failed: ${(retryError as Error).message}; retrying in ${delay} ms`)
@@ -206,6 +248,7 @@ export class ComputeAgent {
         try {
           this.options.log.warn('liveness lease lost; taking a new one')
           await this.holdLiveness()
+          this.resyncSoon('a new liveness lease') // the guest inventory went with the old lease
           return
         } catch {
           await sleep(delay)
@@ -214,25 +257,11 @@ export class ComputeAgent {
     })
   }
 
-  /** ACTIVE instances whose guest is gone (destroyed outside ec) go to ERROR and free their claim. */
-  private async checkGuests(): Promise<void> {
-    if (this.stopping) return
-    try {
-      // Records first, guests second: an instance that turns ACTIVE after the
-      // listing is not in the snapshot, so a build finishing meanwhile is never
-      // mistaken for a vanished guest.
-      const {items} = await this.options.backends.transport.list(keys.assignments(this.hostId))
-      const active: string[] = []
-      for (const kv of items) {
-        const {id} = JSON.parse(kv.value) as Assignment
-        if ((await this.store.get(id))?.value.state === 'ACTIVE') active.push(id)
-      }
-
-      const guests = await this.definedGuests()
-      for (const id of active) if (!guests.has(id)) this.queue.push(id, () => this.guestVanished(id))
-    } catch (error) {
-      this.options.log.warn(`guest check failed: ${(error as Error).message}`)
-    }
+  /** The guests this host has, on the liveness lease (gone with the agent), for `ec audit`. */
+  private async publishGuests(guests: GuestSummary[]): Promise<void> {
+    if (!this.lease) return
+    const inventory: GuestInventory = {at: now(), guests: guests.map(({id, name, state, defined}) => ({id, name, state, defined}))}
+    await this.store.commit([], [{op: 'put', key: keys.guests(this.hostId), value: JSON.stringify(inventory), lease: this.lease.id}])
   }
 
   private async definedGuests(): Promise<Set<string>> {
@@ -244,5 +273,20 @@ export class ComputeAgent {
     const record = (await this.store.get(id))?.value
     if (record?.state !== 'ACTIVE' || (await this.definedGuests()).has(id)) return
     await fail(record, 'guest', 'its guest disappeared outside ec (the domain is gone); delete the instance', this.host)
+  }
+
+  /** An ACTIVE guest whose allocation is gone must not keep running: the host would be over-committed. */
+  private async allocationLost(id: string): Promise<void> {
+    const record = (await this.store.get(id))?.value
+    if (record?.state !== 'ACTIVE') return
+    if (Object.keys(await this.host.scheduler.allocations(id)).length > 0) return
+    await fail(record, 'guest', 'its allocation in the scheduler is gone (released outside ec, or by a delete that found the host down); the guest was stopped — delete the instance', this.host)
+  }
+
+  /** A guest no assignment names, looked at once more in its own slot: an assignment may have arrived since. */
+  private async removeUnassigned(id: string): Promise<void> {
+    if (await this.store.read(keys.assignment(this.hostId, id))) return
+    this.options.log.info(`removing guest ${id}: no instance is assigned to it any more`)
+    await removeGuest(id, this.host)
   }
 }

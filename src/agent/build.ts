@@ -3,7 +3,9 @@
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
+import {waitOutStalls} from '../retry.js'
 import {BuildRecord} from './build-record.js'
+import {failpoint} from './failpoints.js'
 import type {PhoneHomes} from './phone-homes.js'
 import type {Logger} from '../plugins/backend.js'
 import type {BuildPhase, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
@@ -22,8 +24,11 @@ export interface HostServices {
   log: Logger
 }
 
-/** A build started more often than this (agent restarts mid-build) fails instead of resuming. */
+/** A build started more often than this (agent restarts, or failures it could not record) fails instead of resuming. */
 export const MAX_BUILD_ATTEMPTS = 2
+
+/** How long the agent waits out a scheduler that does not answer before a build gives up. */
+const SCHEDULER_STALL_BUDGET_MS = 30_000
 
 /** Raised inside a build when its record no longer wants it (a delete arrived). */
 class Superseded extends Error {}
@@ -41,9 +46,22 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     return record
   })
   if (!accepted) return
+  failpoint('accepted')
   const record = accepted.value
   if (record.buildAttempts > MAX_BUILD_ATTEMPTS) {
-    await fail(record, 'accepted', `the agent stopped ${MAX_BUILD_ATTEMPTS} times while building it`, host)
+    await fail(record, 'accepted', `its build was interrupted ${MAX_BUILD_ATTEMPTS} times (agent restarts or failures it could not record)`, host)
+    return
+  }
+
+  // No guest starts without its allocation: one released meanwhile (by a
+  // delete that found this host down, an operator, an earlier failure) ends
+  // the build here rather than over-committing the host.
+  const held = await waitOutStalls(() => host.scheduler.allocations(id), {budgetMs: SCHEDULER_STALL_BUDGET_MS}).catch(
+    (error: unknown) => error as Error,
+  )
+  if (held instanceof Error || Object.keys(held).length === 0) {
+    const why = held instanceof Error ? `its allocation could not be checked: ${held.message}` : 'it holds no allocation in the scheduler any more (released while it waited)'
+    await fail(record, 'accepted', why, host)
     return
   }
 
@@ -51,6 +69,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
   let step: Step = 'image'
   const begin = (phase: BuildPhase) => {
     if (signal.aborted || written.superseded) throw new Superseded()
+    failpoint(phase)
     step = phase
     written.apply((r) => startStep(r, phase))
   }
@@ -68,6 +87,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
   publishing?.catch(() => undefined) // awaited, and its failure reported, at the define step
 
   try {
+    failpoint('image')
     const image: ImageInfo = await host.hypervisor.ensureImage(record.spec.image, report, signal)
     const guest: GuestSpec = {
       id,
@@ -100,6 +120,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
       r.address = reportedIn?.address ?? addresses[0] ?? r.address
     })
     await written.flush()
+    failpoint('active')
     if (written.superseded || written.value.state !== 'ACTIVE') throw new Superseded()
     host.log.info(`${record.name} (${id}) is ACTIVE`)
   } catch (error) {
@@ -118,13 +139,13 @@ function startStep(record: InstanceRecord, step: BuildPhase): void {
   record.steps[step] = {started: at}
 }
 
-/** Tear the guest down, release the claim and drop the keys. Idempotent. */
+/** Tear the guest down, release the claim and drop the keys, in that order (a failure leaves it to the next resync). Idempotent. */
 export async function teardownInstance(id: string, host: HostServices): Promise<void> {
   await removeGuest(id, host)
-  await host.scheduler.release(id)
+  await waitOutStalls(() => host.scheduler.release(id), {budgetMs: SCHEDULER_STALL_BUDGET_MS})
   const current = await host.store.get(id)
   if (current) await host.store.remove(current.value)
-  else await host.store.transport.commit([], [{op: 'delete', key: keys.assignment(host.hostId, id)}])
+  else await host.store.commit([], [{op: 'delete', key: keys.assignment(host.hostId, id)}])
   host.log.info(`${current?.value.name ?? id} (${id}) deleted`)
 }
 
@@ -137,17 +158,22 @@ export async function removeGuest(id: string, host: HostServices): Promise<void>
 
 /**
  * A failed build keeps no guest and holds no resources: the record stays, in
- * ERROR with the reason, until the user deletes it.
+ * ERROR with the reason, until the user deletes it. The order keeps the
+ * allocation with its record: the guest goes first, then the record says
+ * ERROR, and only then is the claim released. If the record cannot be
+ * written, the claim is kept and the build stays BUILDING, which the next
+ * resync resumes (its allocation still held); if the release fails, the
+ * resync releases what an ERROR instance still holds.
  */
 export async function fail(record: InstanceRecord, step: Step, reason: string, host: HostServices): Promise<void> {
   host.log.warn(`${record.name} (${record.id}) failed at ${step}: ${reason}`)
-  await removeGuest(record.id, host).catch((error) => host.log.warn(`cleanup of ${record.id}: ${(error as Error).message}`))
-  await host.scheduler.release(record.id).catch((error) => host.log.warn(`release of ${record.id}: ${(error as Error).message}`))
-  await host.store.update(record.id, (r) => {
-    if (r.state === 'DELETING') return undefined
+  await removeGuest(record.id, host)
+  const failed = await host.store.update(record.id, (r) => {
+    if (r.state === 'DELETING' || r.state === 'ERROR') return undefined
     r.state = 'ERROR'
     r.error = {reason, step, at: now()}
     r.allocations = undefined
     return r
   })
+  if (failed) await waitOutStalls(() => host.scheduler.release(record.id), {budgetMs: SCHEDULER_STALL_BUDGET_MS})
 }

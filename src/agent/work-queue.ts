@@ -38,6 +38,11 @@ export class WorkQueue {
     this.chains.set(key, chain)
   }
 
+  /** Whether work for `key` is queued or running. */
+  has(key: string): boolean {
+    return this.chains.has(key)
+  }
+
   /** Instances with work queued or running. */
   get busy(): number {
     return this.chains.size

@@ -34,8 +34,12 @@ export interface ComputeConfig {
   leaseTtlSeconds: number
   /** On SIGTERM, how long in-flight work may finish before it is abandoned (and resumed on restart). */
   shutdownGraceSeconds: number
-  /** How often ACTIVE instances are checked against the hypervisor (guests destroyed outside ec). */
-  guestCheckSeconds: number
+  /**
+   * How often the agent lists its assignments, its guests and its host's
+   * allocations and acts on any difference (besides the watch, which can miss
+   * events): a missed assignment costs at most this long.
+   */
+  resyncSeconds: number
   /** With a metadata backend: how long a booted guest has to report in (phone home) before it is ERROR. */
   guestReadyTimeoutSeconds: number
   traits: string[]
@@ -106,7 +110,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       workers: 8,
       leaseTtlSeconds: 10,
       shutdownGraceSeconds: 30,
-      guestCheckSeconds: 30,
+      resyncSeconds: 15,
       guestReadyTimeoutSeconds: 300,
       traits: [],
       reserved: {MEMORY_MB: 512},

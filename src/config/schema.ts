@@ -60,7 +60,7 @@ export const coreSchema = {
       workers: {type: 'integer', minimum: 1, maximum: 256},
       leaseTtlSeconds: {type: 'integer', minimum: 2},
       shutdownGraceSeconds: {type: 'number', minimum: 0},
-      guestCheckSeconds: {type: 'number', exclusiveMinimum: 0},
+      resyncSeconds: {type: 'number', exclusiveMinimum: 0},
       guestReadyTimeoutSeconds: {type: 'number', exclusiveMinimum: 0},
       traits: {type: 'array', items: trait},
       reserved: amounts,

@@ -9,6 +9,7 @@ import {EcError} from '../errors.js'
 import {type Assignment, type InstanceRecord, type InstanceSpec, now, type Step} from '../instances/model.js'
 import {InstanceStore, type Versioned} from '../instances/store.js'
 import type {PlacementPolicy, SchedulerBackend} from '../plugins/scheduler.js'
+import {waitOutStalls} from '../retry.js'
 
 export interface CreateOptions {
   store: InstanceStore
@@ -88,6 +89,8 @@ export async function createInstance(
   }
 }
 
+const RELEASE_STALL_BUDGET_MS = 30_000
+
 /** No capacity, or a request that never reached the scheduler: nothing to release. */
 function certainlyUnclaimed(error: unknown): boolean {
   const {reason, notApplied} = error as {reason?: string; notApplied?: boolean}
@@ -102,7 +105,8 @@ function certainlyUnclaimed(error: unknown): boolean {
  */
 async function undo(record: InstanceRecord, store: InstanceStore, scheduler: SchedulerBackend, release: boolean): Promise<void> {
   try {
-    if (release) await scheduler.release(record.id)
+    // A Placement that restarts is waited for: the claim must go before the record does.
+    if (release) await waitOutStalls(() => scheduler.release(record.id), {budgetMs: RELEASE_STALL_BUDGET_MS})
   } catch (error) {
     await store
       .update(record.id, (r) => ({

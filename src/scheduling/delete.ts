@@ -70,7 +70,7 @@ export async function deleteInstance(ref: string, options: DeleteOptions): Promi
 }
 
 async function hostAlive(store: InstanceStore, hostId: string): Promise<boolean> {
-  return (await store.transport.get(keys.alive(hostId))) !== undefined
+  return (await store.read(keys.alive(hostId))) !== undefined
 }
 
 /** Release the claim, then drop the record, its name and its assignment. */
