@@ -90,7 +90,7 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
         '  leaseTtlSeconds: 3',
         '  shutdownGraceSeconds: 5',
         // Often, so that checks overlap builds: a build finishing is never a vanished guest.
-        '  guestCheckSeconds: 1',
+        '  resyncSeconds: 1',
         `  inventory: {VCPU: ${HOST_VCPUS}, MEMORY_MB: 8192, DISK_GB: 200}`,
         '  reserved: {MEMORY_MB: 0}',
         '  allocationRatio: {VCPU: 1, MEMORY_MB: 1, DISK_GB: 1}',
@@ -106,6 +106,20 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
     store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000}))
     await start('host-a')
     await start('host-b')
+  })
+
+  // One failure stays one failure: whatever a test left behind (instances,
+  // a stopped agent) is cleared before the next one starts.
+  afterEach(async () => {
+    for (const name of ['host-a', 'host-b']) {
+      if (!agents.some((a) => a.name === name && a.child.exitCode === null && a.child.signalCode === null)) await start(name)
+    }
+
+    const {records} = await store.list()
+    if (records.length > 0) {
+      const deleted = await ec(['instance', 'delete', ...records.map((r) => r.value.id)])
+      if (deleted.code !== 0) throw new Error(`cleanup: ec instance delete failed (exit ${deleted.code}): ${deleted.stderr}`)
+    }
   })
 
   after(async () => {
