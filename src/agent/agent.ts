@@ -114,7 +114,7 @@ export class ComputeAgent {
    * guest inventory is published for `ec audit`. Returns the listing's revision.
    */
   private async resync(): Promise<string> {
-    const {transport, hypervisor, scheduler} = this.options.backends
+    const {hypervisor, scheduler} = this.options.backends
     // Assignments before guests: a build that defines its domain after the
     // listing is in the queue by the time the guests are looked at.
     const {items, revision} = await this.store.readAll(keys.assignments(this.hostId))
