@@ -47,6 +47,8 @@ export function runEc(
       {env: options.env ?? process.env, cwd: options.cwd, timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 << 20},
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
+        // Say so when the run was killed (its time-out), or the output reads like ec's own failure.
+        if (error?.killed) stderr += `\n[runEc: killed by ${error.signal ?? 'a signal'} after ${options.timeoutMs ?? 120_000} ms]`
         resolvePromise({code, stdout, stderr})
       },
     )

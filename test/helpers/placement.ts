@@ -13,6 +13,18 @@ export async function allocationsOf(placementUrl: string, consumer: string): Pro
   return Object.fromEntries(Object.entries(body.allocations).map(([rp, a]) => [rp, a.resources]))
 }
 
+/** Delete a consumer's allocations behind ec's back (as an operator or another service might). */
+export async function deleteAllocations(placementUrl: string, consumer: string): Promise<void> {
+  const response = await fetch(`${placementUrl}/allocations/${consumer}`, {method: 'DELETE', headers: HEADERS})
+  if (!response.ok) throw new Error(`DELETE allocations of ${consumer}: ${response.status} ${await response.text()}`)
+}
+
+/** Every consumer's allocation against one provider, by consumer id. */
+export async function providerAllocations(placementUrl: string, provider: string): Promise<Record<string, Record<string, number>>> {
+  const body = await get<{allocations: Record<string, {resources: Record<string, number>}>}>(`${placementUrl}/resource_providers/${provider}/allocations`)
+  return Object.fromEntries(Object.entries(body.allocations).map(([consumer, a]) => [consumer, a.resources]))
+}
+
 export interface ProviderView {
   uuid: string
   name: string

@@ -17,7 +17,7 @@ import {startControlPlane, type TestControlPlane} from '../helpers/control-plane
 import {etcdKeys} from '../helpers/etcd.js'
 import {makeQcow2, startImageServer, type ImageServer} from '../helpers/image-server.js'
 import {freePorts} from '../helpers/ports.js'
-import {allocationsOf, providers} from '../helpers/placement.js'
+import {allocationsOf, deleteAllocations, providers} from '../helpers/placement.js'
 
 // 20 simultaneous creates must all complete on one host: pack fills host-a with 20 before host-b.
 const HOST_VCPUS = 20
@@ -275,6 +275,19 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
     expect((await providers(cp.placementUrl)).map((p) => p.name).sort()).to.deep.equal(['host-a', 'host-b'])
     expect((await ec(['instance', 'delete', 'k1'])).code).to.equal(0)
     await expectNoTrace([id])
+  })
+
+  it('stops a guest whose allocation was released behind its back: ERROR with the reason, nothing held', async () => {
+    const created = parseJson<InstanceRecord>(await ec(['instance', 'create', 'al1', '--flavor', 'one', '--image', 'base', '--wait', '--json']))
+    expect(created.state).to.equal('ACTIVE')
+    await deleteAllocations(cp.placementUrl, created.id)
+    const failed = await waitForState('al1', 'ERROR')
+    expect(failed.error?.reason).to.match(/its allocation in the scheduler is gone/)
+    const diskDir = join(agentDir(created.host!.name), 'compute', 'instances', created.id)
+    await waitFor('the guest and its disk to be removed', async () => !existsSync(diskDir))
+    expect(await allocationsOf(cp.placementUrl, created.id)).to.deep.equal({})
+    expect((await ec(['instance', 'delete', 'al1'])).code).to.equal(0)
+    await expectNoTrace([created.id])
   })
 
   it('deletes an instance whose host is dead; the host removes the leftovers when it returns', async () => {
