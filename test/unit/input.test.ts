@@ -8,16 +8,7 @@ import {parseAmount} from '../../src/input/amount.js'
 import {readBoundedText} from '../../src/input/bounded-file.js'
 import {parseFailure} from '../../src/input/parse-error.js'
 import {escapeControlCharacters, quote} from '../../src/output/escape.js'
-
-function failure(fn: () => unknown): Error & {reason?: string} {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-
-  throw new Error('expected an error')
-}
+import {failure} from '../helpers/failure.js'
 
 describe('command-line input', () => {
   let dir: string

@@ -4,22 +4,13 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {buildSpec, parseRawRequest, validateName} from '../../src/scheduling/request.js'
+import {failure} from '../helpers/failure.js'
 
 const catalog = {
   flavors: {small: {vcpus: 1, memoryMb: 1024, diskGb: 10, traits: ['HW_CPU_X86_AVX2'], resources: {CUSTOM_GPU: 1}}},
   images: {debian: {url: 'http://127.0.0.1:9/debian.qcow2', sha256: 'a'.repeat(64)}},
 }
 const AGG = '11111111-2222-3333-4444-555555555555'
-
-function failure(fn: () => unknown): Error & {reason?: string} {
-  try {
-    fn()
-  } catch (error) {
-    return error as Error
-  }
-
-  throw new Error('expected an error')
-}
 
 describe('resource requests', () => {
   let dir: string
