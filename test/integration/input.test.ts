@@ -100,6 +100,16 @@ describe('bad input to ec instance create (real CLI, etcd, Placement, an agent o
     await expectNothingWritten()
   })
 
+  it('escapes control characters of a reference that show and delete echo back', async () => {
+    const ref = 'x\u001B]0;owned\u0007\u001B[2J'
+    const shown = await ec(['instance', 'show', ref])
+    expect(shown.code).to.equal(6)
+    expect(shown.stderr).to.equal('Error: no instance "x\\u001B]0;owned\\u0007\\u001B[2J"; list them with "ec instance list"\n')
+    const deleted = await ec(['instance', 'delete', ref])
+    expect(deleted.code, deleted.stderr).to.equal(0)
+    expect(deleted.stdout).to.equal('x\\u001B]0;owned\\u0007\\u001B[2J: not found (nothing to delete)\n')
+  })
+
   it("reshapes a missing argument of show and delete, and refuses a name equal to another instance's id", async () => {
     for (const command of ['show', 'delete']) {
       const result = await ec(['instance', command])

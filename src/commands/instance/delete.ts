@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {InstanceStore} from '../../instances/store.js'
 import {type DeleteOutcome, deleteInstance, describeOutcome} from '../../scheduling/delete.js'
 import {EcCommand} from '../../ec-command.js'
+import {escapeControlCharacters} from '../../output/escape.js'
 
 export default class InstanceDelete extends EcCommand<typeof InstanceDelete> {
   static override summary = 'Delete instances: make sure they do not exist. Deleting an absent one succeeds.'
@@ -29,7 +30,7 @@ export default class InstanceDelete extends EcCommand<typeof InstanceDelete> {
           timeoutSeconds: config.values.scheduling.deleteTimeoutSeconds,
           noWait: !this.flags.wait,
         })
-        this.log(describeOutcome(outcome, ref))
+        this.log(describeOutcome(outcome, escapeControlCharacters(ref)))
         return {ref, outcome}
       }),
     )
