@@ -12,13 +12,14 @@ import {instanceIdOfAssignmentKey, keys} from '../instances/keys.js'
 import {type Assignment, type GuestInventory, type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import type {Logger} from '../plugins/backend.js'
-import type {GuestSummary, HypervisorBackend} from '../plugins/hypervisor.js'
+import type {GuestNumaCell, GuestSummary, HypervisorBackend} from '../plugins/hypervisor.js'
 import type {MetadataBackend} from '../plugins/metadata.js'
 import type {SchedulerBackend} from '../plugins/scheduler.js'
 import type {Lease, TransportBackend, WatchEvent, WatchHandle} from '../plugins/transport.js'
 import {buildInstance, fail, type HostServices, removeGuest, teardownInstance} from './build.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'
+import {type NumaNode, numaInventories, PER_NODE_CLASSES} from './numa.js'
 import {PhoneHomes} from './phone-homes.js'
 import {WorkQueue} from './work-queue.js'
 
@@ -35,6 +36,12 @@ export interface AgentOptions {
   capacity: MeasuredCapacity
   backends: AgentBackends
   log: Logger
+  /** Everything the host reports (CPU features, capabilities, config traits); default compute.traits. */
+  traits?: string[]
+  /** What it reported last time: those no longer reported are removed. */
+  previousTraits?: string[]
+  /** NUMA nodes reported as child providers; none: a flat host. */
+  numaNodes?: NumaNode[]
 }
 
 export class ComputeAgent {
@@ -46,6 +53,7 @@ export class ComputeAgent {
   private resyncTimer?: NodeJS.Timeout
   private resyncing?: Promise<void>
   private stopping = false
+  private numaNodeIds: Record<number, string> = {}
 
   constructor(private readonly options: AgentOptions) {
     this.store = new InstanceStore(options.backends.transport)
@@ -62,6 +70,7 @@ export class ComputeAgent {
       hypervisor: options.backends.hypervisor,
       metadata: options.backends.metadata,
       log: options.log,
+      numaCells: (id) => this.numaCells(id),
     }
   }
 
@@ -70,13 +79,18 @@ export class ComputeAgent {
   }
 
   async start(): Promise<void> {
-    const {identity, compute, capacity, backends, log} = this.options
-    await backends.scheduler.registerHost({
+    const {identity, compute, capacity, backends, log, numaNodes = []} = this.options
+    const inventory = inventoryFrom(capacity, compute)
+    const registered = await backends.scheduler.registerHost({
       id: identity.id,
       name: identity.name,
-      inventory: inventoryFrom(capacity, compute),
-      traits: compute.traits,
+      // With NUMA nodes, VCPU and MEMORY_MB are theirs; the host keeps the rest (DISK_GB).
+      inventory: numaNodes.length > 0 ? inventory.filter((item) => !PER_NODE_CLASSES.has(item.resourceClass)) : inventory,
+      traits: this.options.traits ?? compute.traits,
+      previousTraits: this.options.previousTraits,
+      numaNodes: numaNodes.length > 0 ? numaInventories(numaNodes, compute) : undefined,
     })
+    this.numaNodeIds = registered.numaNodeIds ?? {}
     // Out of scheduling until reconciled: what it already owes comes first.
     await backends.scheduler.setSchedulable(identity.id, false)
     await this.holdLiveness()
@@ -85,6 +99,20 @@ export class ComputeAgent {
     await backends.scheduler.setSchedulable(identity.id, true)
     this.resyncTimer = setInterval(() => this.resyncSoon('periodic'), compute.resyncSeconds * 1000)
     log.info(`host ${identity.name} (${identity.id}) is schedulable; following assignments from revision ${revision}`)
+  }
+
+  /** The host nodes an instance's allocation takes VCPU and memory from, one guest cell each. */
+  private async numaCells(id: string): Promise<GuestNumaCell[] | undefined> {
+    const nodes = this.options.numaNodes ?? []
+    if (nodes.length === 0) return undefined
+    const allocations = await this.options.backends.scheduler.allocations(id)
+    const cells: GuestNumaCell[] = []
+    for (const node of nodes) {
+      const taken = allocations[this.numaNodeIds[node.node]]
+      if (taken) cells.push({hostNode: node.node, hostCpus: node.cpus, vcpus: taken.VCPU ?? 0, memoryMb: taken.MEMORY_MB ?? 0})
+    }
+
+    return cells.length > 0 ? cells : undefined
   }
 
   /** Stop taking work, leave scheduling, let in-flight work finish or abandon it safely. */

@@ -8,7 +8,7 @@ import {BuildRecord} from './build-record.js'
 import {failpoint} from './failpoints.js'
 import type {PhoneHomes} from './phone-homes.js'
 import type {Logger} from '../plugins/backend.js'
-import type {BuildPhase, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
+import type {BuildPhase, GuestNumaCell, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
 import type {MetadataBackend} from '../plugins/metadata.js'
 import type {SchedulerBackend} from '../plugins/scheduler.js'
 
@@ -22,6 +22,8 @@ export interface HostServices {
   hypervisor: HypervisorBackend
   metadata?: MetadataBackend
   log: Logger
+  /** The NUMA cells the instance's allocation places it in (hosts with NUMA nodes). */
+  numaCells?(id: string): Promise<GuestNumaCell[] | undefined>
 }
 
 /** A build started more often than this (agent restarts, or failures it could not record) fails instead of resuming. */
@@ -101,6 +103,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     begin('disk')
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
+    guest.numa = await host.numaCells?.(id)
     if (publishing) {
       const published = await publishing
       guest.smbios = published.smbios

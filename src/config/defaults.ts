@@ -47,6 +47,8 @@ export interface ComputeConfig {
   allocationRatio: Record<string, number>
   /** Advertise these amounts instead of what the machine measures (tests, or to hold capacity back). */
   inventory: Record<string, number>
+  /** NUMA nodes as child providers: auto (when the machine has more than one), off, or a topology. */
+  numa: 'auto' | 'off' | {nodes: {cpus: string; memoryMb: number}[]}
 }
 
 export interface SchedulingConfig {
@@ -116,6 +118,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
       reserved: {MEMORY_MB: 512},
       allocationRatio: {VCPU: 4, MEMORY_MB: 1, DISK_GB: 1},
       inventory: {},
+      numa: 'auto',
     },
     scheduling: {pendingTimeoutSeconds: 120, deleteTimeoutSeconds: 120, waitTimeoutSeconds: 900, maxUserDataBytes: 65_536},
     flavors: {

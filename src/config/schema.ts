@@ -66,6 +66,28 @@ export const coreSchema = {
       reserved: amounts,
       allocationRatio: {type: 'object', additionalProperties: false, patternProperties: {[RESOURCE_CLASS]: {type: 'number', exclusiveMinimum: 0}}},
       inventory: amounts,
+      numa: {
+        oneOf: [
+          {enum: ['auto', 'off']},
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['nodes'],
+            properties: {
+              nodes: {
+                type: 'array',
+                minItems: 1,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['cpus', 'memoryMb'],
+                  properties: {cpus: {type: 'string', pattern: '^\\d+(-\\d+)?(,\\d+(-\\d+)?)*$'}, memoryMb: positive},
+                },
+              },
+            },
+          },
+        ],
+      },
     },
   },
   scheduling: {

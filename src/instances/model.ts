@@ -2,6 +2,7 @@
 // it moves through. One owner per transition: `ec instance create` up to
 // SCHEDULED, the host agent after it; a delete may interrupt any state.
 import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+import type {ResourceRequest} from '../plugins/scheduler.js'
 
 /** An instance id (and any uuid ec reads, e.g. an aggregate): the canonical dashed form. */
 export const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i
@@ -22,6 +23,8 @@ export interface InstanceSpec {
   requiredTraits: string[]
   forbiddenTraits: string[]
   memberOf: string[][]
+  /** The scheduler request with its groups (NUMA nodes, disk); the fields above are its totals. */
+  request?: ResourceRequest
   image: ImageSource
   flavor?: string
   diskStrategy?: DiskStrategy

@@ -46,6 +46,17 @@ export interface GuestSpec {
   /** SMBIOS system fields, e.g. {serial: 'ds=nocloud-net;s=…'}. */
   smbios?: Record<string, string>
   attachments?: Attachment[]
+  /** Host NUMA nodes the guest is pinned to; one guest cell per entry. Absent: not pinned. */
+  numa?: GuestNumaCell[]
+}
+
+/** One guest NUMA cell placed on one host node: its share of vCPUs and memory, and the host CPUs it may run on. */
+export interface GuestNumaCell {
+  hostNode: number
+  /** Host CPU numbers of that node. */
+  hostCpus: number[]
+  vcpus: number
+  memoryMb: number
 }
 
 export interface PreparedDisk {
@@ -92,4 +103,6 @@ export interface HypervisorBackend extends Closable {
   listImages(): Promise<CachedImage[]>
   /** Remove cached images no guest on this host uses; returns what was removed. */
   pruneImages(): Promise<CachedImage[]>
+  /** What this host can run, as os-traits (COMPUTE_*) or CUSTOM_* trait names, reported to the scheduler. */
+  capabilities?(): Promise<string[]>
 }

@@ -2,13 +2,34 @@
 // that host's resources. First-party: Placement.
 import type {Closable} from './backend.js'
 
-export interface ResourceRequest {
+/** What one provider must offer (Placement's request group). */
+export interface RequestGroupFilter {
   /** Resource class → amount, e.g. {VCPU: 2, MEMORY_MB: 2048, DISK_GB: 10}. */
   resources: Record<string, number>
   requiredTraits: string[]
   forbiddenTraits: string[]
   /** Each inner list is "in any of these aggregates"; the lists are and-ed. */
   memberOf: string[][]
+  /** In none of these aggregates. */
+  forbiddenAggregates?: string[]
+  /** Only providers in the tree of this provider (a host id). */
+  inTree?: string
+}
+
+/** A suffixed request group: its resources come from one provider (say, one NUMA node). */
+export interface RequestGroup extends RequestGroupFilter {
+  /** "1", "_NUMA0": Placement's numbered or named suffix. */
+  suffix: string
+}
+
+/** The unsuffixed group (resources may come from anywhere in a host's tree, or shared storage), plus more groups. */
+export interface ResourceRequest extends RequestGroupFilter {
+  groups?: RequestGroup[]
+  /** Whether two suffixed groups may take from the same provider; Placement wants it with two or more. */
+  groupPolicy?: 'isolate' | 'none'
+  /** Traits the host (the root of the tree) must have, or must not. */
+  rootRequiredTraits?: string[]
+  rootForbiddenTraits?: string[]
 }
 
 export type PlacementPolicy = 'pack' | 'spread'
@@ -23,17 +44,72 @@ export interface Inventory {
   stepSize?: number
 }
 
+/** A NUMA node of a host: a child provider holding that node's CPUs and memory. */
+export interface NumaNodeRegistration {
+  node: number
+  inventory: Inventory[]
+}
+
 export interface HostRegistration {
   /** A stable id the host keeps across restarts; created when absent. */
   id?: string
   name: string
+  /** The host provider's own inventory (with NUMA nodes: what is not per node, e.g. DISK_GB). */
   inventory: Inventory[]
   traits: string[]
+  /**
+   * The traits this host reported last time. Traits in it that are no longer
+   * reported are removed; traits neither reported now nor then are someone
+   * else's and are kept.
+   */
+  previousTraits?: string[]
+  /** With NUMA nodes the host is the root of a tree with one child per node. */
+  numaNodes?: NumaNodeRegistration[]
+}
+
+/** One resource provider of a host's tree, or a shared storage pool. */
+export interface ProviderDetail {
+  id: string
+  name: string
+  parentId?: string
+  inventory: Inventory[]
+  usage: Record<string, number>
+  traits: string[]
+  aggregates: string[]
+}
+
+export interface HostDetail extends HostIdentity {
+  schedulable: boolean
+  /** The host's provider first, then its children (NUMA nodes). */
+  providers: ProviderDetail[]
+  /** Storage pools shared with the host through its aggregates. */
+  sharedStorage: ProviderDetail[]
+}
+
+/** One way a request could be met: the host, and what each provider would give. */
+export interface Candidate {
+  hostId: string
+  hostName: string
+  providers: {id: string; name: string; resources: Record<string, number>}[]
+}
+
+export interface CandidatePreview {
+  /** The query string of GET /allocation_candidates, exactly as it would be sent. */
+  query: string
+  candidates: Candidate[]
+}
+
+/** Adds and removals applied to a set (traits, aggregates); returns the resulting set. */
+export interface SetChange {
+  add?: string[]
+  remove?: string[]
 }
 
 export interface HostIdentity {
   id: string
   name: string
+  /** NUMA node number → its provider id, for hosts registered with nodes. */
+  numaNodeIds?: Record<number, string>
 }
 
 export interface HostUsage extends HostIdentity {
@@ -79,4 +155,11 @@ export interface SchedulerBackend extends Closable {
    */
   hostAllocations(hostId: string): Promise<Record<string, Record<string, number>>>
   listHosts(): Promise<HostUsage[]>
+  /** A host (by name or id): its providers, usage, traits, aggregates and the storage it reaches. */
+  describeHost?(ref: string): Promise<HostDetail>
+  /** Operator traits on a host's provider; traits the host reports itself are refused. */
+  changeHostTraits?(ref: string, change: SetChange): Promise<string[]>
+  changeHostAggregates?(ref: string, change: SetChange): Promise<string[]>
+  /** The candidates a claim would choose from, and the query it would send; claims nothing. */
+  previewCandidates?(request: ResourceRequest): Promise<CandidatePreview>
 }

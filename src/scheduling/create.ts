@@ -10,6 +10,7 @@ import {type Assignment, type InstanceRecord, type InstanceSpec, now, type Step}
 import {InstanceStore, type Versioned} from '../instances/store.js'
 import type {PlacementPolicy, SchedulerBackend} from '../plugins/scheduler.js'
 import {waitOutStalls} from '../retry.js'
+import {resourceRequestOf} from './request.js'
 
 export interface CreateOptions {
   store: InstanceStore
@@ -50,7 +51,7 @@ export async function createInstance(
     let candidates: string | undefined
     const claim = await scheduler.claim(
       id,
-      {resources: spec.resources, requiredTraits: spec.requiredTraits, forbiddenTraits: spec.forbiddenTraits, memberOf: spec.memberOf},
+      resourceRequestOf(spec),
       {
         policy: options.policy,
         onStep(step, detail) {

@@ -10,7 +10,9 @@ import {checkAmount, MAX_AMOUNT} from '../input/amount.js'
 import {readBoundedText} from '../input/bounded-file.js'
 import {quote} from '../output/escape.js'
 import {type InstanceSpec, UUID} from '../instances/model.js'
+import {type DiskFrom, shapeRequest, totalResources} from './groups.js'
 import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+import type {RequestGroup, RequestGroupFilter, ResourceRequest} from '../plugins/scheduler.js'
 
 export interface CreateInput {
   raw?: string
@@ -20,8 +22,16 @@ export interface CreateInput {
   diskGb?: number
   traits?: string[]
   forbiddenTraits?: string[]
-  /** Each entry is one aggregate uuid or a comma-separated "any of" list. */
+  /** Each entry: `A,B` or `in:A,B` (any of), `!A` or `!in:A,B` (none of); uuids or names. */
   memberOf?: string[]
+  /** Only this host's tree (a host id or name). */
+  inTree?: string
+  /** Traits of the host itself; a leading "!" forbids. */
+  rootTraits?: string[]
+  numaNodes?: number
+  diskFrom?: DiskFrom
+  groupResources?: string[]
+  groupPolicy?: 'isolate' | 'none'
   image?: string
   diskStrategy?: DiskStrategy
   keyFiles?: string[]
@@ -36,6 +46,8 @@ export interface Catalog {
 }
 
 const CLASS = /^[A-Z][A-Z0-9_]*$/
+const GROUP_SUFFIX = /^[a-zA-Z0-9_-]{1,64}$/
+const AGGREGATE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 /** An OpenSSH public key file holds a few lines; anything larger is not one. */
@@ -80,8 +92,10 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     for (const t of flavor.forbiddenTraits ?? []) forbidden.add(t)
   }
 
+  const extra: RequestGroupFilter = {resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: []}
+  let raw: RawRequest | undefined
   if (input.raw !== undefined) {
-    const raw = parseRawRequest(input.raw)
+    raw = parseRawRequest(input.raw)
     Object.assign(resources, raw.resources)
     for (const t of raw.requiredTraits) required.add(t)
     for (const t of raw.forbiddenTraits) forbidden.add(t)
@@ -99,11 +113,35 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
 
   for (const t of input.traits ?? []) required.add(checkTrait(t, '--trait'))
   for (const t of input.forbiddenTraits ?? []) forbidden.add(checkTrait(t, '--forbid-trait'))
-  for (const entry of input.memberOf ?? []) memberOf.push(parseAggregates(entry, '--member-of'))
+  for (const entry of input.memberOf ?? []) addMemberOf(extra, entry, '--member-of')
+  memberOf.push(...extra.memberOf)
+  const rootRequired = [...(raw?.rootRequiredTraits ?? [])]
+  const rootForbidden = [...(raw?.rootForbiddenTraits ?? [])]
+  for (const t of input.rootTraits ?? []) {
+    if (t.startsWith('!')) rootForbidden.push(checkTrait(t.slice(1), '--root-trait'))
+    else rootRequired.push(checkTrait(t, '--root-trait'))
+  }
 
   for (const t of required) {
     if (forbidden.has(t)) throw new EcError('usage', `trait ${t} is both required and forbidden; drop one of them`)
   }
+
+  const request = shapeRequest(
+    {
+      resources: {...resources},
+      requiredTraits: [...required].sort(),
+      forbiddenTraits: [...forbidden].sort(),
+      memberOf,
+      ...optional('forbiddenAggregates', [...(raw?.forbiddenAggregates ?? []), ...(extra.forbiddenAggregates ?? [])]),
+      ...(input.inTree ?? raw?.inTree ? {inTree: input.inTree ?? raw?.inTree} : {}),
+      ...optional('rootRequiredTraits', rootRequired),
+      ...optional('rootForbiddenTraits', rootForbidden),
+      ...(raw?.groups ? {groups: raw.groups} : {}),
+      ...(raw?.groupPolicy ? {groupPolicy: raw.groupPolicy} : {}),
+    },
+    {numaNodes: input.numaNodes, diskFrom: input.diskFrom, groupResources: input.groupResources, groupPolicy: input.groupPolicy},
+  )
+  Object.assign(resources, totalResources(request))
 
   const missing = (
     [
@@ -131,6 +169,7 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     requiredTraits: [...required].sort(),
     forbiddenTraits: [...forbidden].sort(),
     memberOf,
+    request,
     image: resolveImage(input.image.trim(), catalog.images, cwd),
     flavor: flavorName,
     diskStrategy: input.diskStrategy,
@@ -138,6 +177,15 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     userData: input.userDataFile === undefined ? undefined : readUserData(resolve(cwd, input.userDataFile), maxUserDataBytes),
     meta: parseMeta(input.meta ?? []),
   }
+}
+
+function optional<K extends string>(key: K, values: string[]): Partial<Record<K, string[]>> {
+  return values.length > 0 ? ({[key]: values} as Record<K, string[]>) : {}
+}
+
+/** What the scheduler is asked for; records from before request groups carry only the flat fields. */
+export function resourceRequestOf(spec: InstanceSpec): ResourceRequest {
+  return spec.request ?? {resources: spec.resources, requiredTraits: spec.requiredTraits, forbiddenTraits: spec.forbiddenTraits, memberOf: spec.memberOf}
 }
 
 /** Every key line of an OpenSSH public key file (authorized_keys style). */
@@ -174,16 +222,26 @@ function parseMeta(pairs: string[]): Record<string, string> {
   return meta
 }
 
-export interface RawRequest {
-  resources: Record<string, number>
-  requiredTraits: string[]
-  forbiddenTraits: string[]
-  memberOf: string[][]
-}
+/** The raw form parses to Placement's own request: groups, policies and all. */
+export type RawRequest = ResourceRequest
 
-/** etcd-compute's form: `resources=VCPU:1,DISK_GB:1&required=HW_CPU_X86_AVX2,!CUSTOM_SLOW&member_of=in:a,b`. */
+/**
+ * Placement's query language (etcd-compute's form is its subset):
+ * `resources[S]=RC:N,…`, `required[S]=T,!U`, `member_of[S]=[!]in:A,B` or `!A`,
+ * `in_tree[S]=HOST`, `group_policy=isolate|none`, `root_required=T,!U`, where
+ * S is a group suffix (a number, or a name like _NUMA).
+ */
 export function parseRawRequest(raw: string): RawRequest {
   const request: RawRequest = {resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: []}
+  const groups = new Map<string, RequestGroup>()
+  const group = (suffix: string): RequestGroupFilter => {
+    if (suffix === '') return request
+    if (!GROUP_SUFFIX.test(suffix)) throw malformed(raw, `group suffix ${quote(suffix)} is not valid (a number, or letters, digits, _ and -)`)
+    let found = groups.get(suffix)
+    if (!found) groups.set(suffix, (found = {suffix, resources: {}, requiredTraits: [], forbiddenTraits: [], memberOf: []}))
+    return found
+  }
+
   const parts = raw.split('&').filter((p) => p.trim() !== '')
   if (parts.length === 0) throw malformed(raw, 'it is empty')
   for (const part of parts) {
@@ -191,43 +249,79 @@ export function parseRawRequest(raw: string): RawRequest {
     if (eq < 1) throw malformed(raw, `${quote(part)} is not key=value`)
     const key = part.slice(0, eq).trim()
     const value = part.slice(eq + 1).trim()
-    switch (key) {
-      case 'resources': {
-        for (const item of value.split(',')) {
-          const match = /^([A-Z][A-Z0-9_]*):(-?\d+)$/.exec(item.trim())
-          if (!match) throw malformed(raw, `${quote(item)} is not RESOURCE_CLASS:AMOUNT`)
-          // Compared as BigInt: Number() would round 10^20 and beyond 2^53 silently.
-          if (BigInt(match[2]) <= 0n) throw malformed(raw, `${match[1]} must be above zero, got ${match[2]}`)
-          if (BigInt(match[2]) > BigInt(MAX_AMOUNT)) throw malformed(raw, `${match[1]} must be at most ${MAX_AMOUNT}, got ${match[2]}`)
-          const amount = Number(match[2])
-          if (request.resources[match[1]] !== undefined) throw malformed(raw, `${match[1]} is given twice`)
-          request.resources[match[1]] = amount
+    const match = /^(resources|required|member_of|in_tree)(.*)$/.exec(key)
+    if (key === 'group_policy') {
+      if (value !== 'isolate' && value !== 'none') throw malformed(raw, `group_policy must be isolate or none, not ${quote(value)}`)
+      request.groupPolicy = value
+    } else if (key === 'root_required') {
+      const [required, forbidden] = parseTraits(value, 'root_required=')
+      request.rootRequiredTraits = [...(request.rootRequiredTraits ?? []), ...required]
+      request.rootForbiddenTraits = [...(request.rootForbiddenTraits ?? []), ...forbidden]
+    } else if (match) {
+      const target = group(match[2])
+      switch (match[1]) {
+        case 'resources': {
+          parseResources(value, raw, target.resources)
+          break
         }
 
-        break
-      }
-
-      case 'required': {
-        for (const item of value.split(',').map((s) => s.trim())) {
-          if (item.startsWith('!')) request.forbiddenTraits.push(checkTrait(item.slice(1), 'required='))
-          else request.requiredTraits.push(checkTrait(item, 'required='))
+        case 'required': {
+          const [required, forbidden] = parseTraits(value, `${key}=`)
+          target.requiredTraits.push(...required)
+          target.forbiddenTraits.push(...forbidden)
+          break
         }
 
-        break
-      }
+        case 'member_of': {
+          addMemberOf(target, value, `${key}=`)
+          break
+        }
 
-      case 'member_of': {
-        request.memberOf.push(parseAggregates(value.replace(/^in:/, ''), 'member_of='))
-        break
+        default: {
+          if (!value) throw malformed(raw, `${key} needs a host`)
+          target.inTree = value
+        }
       }
-
-      default: {
-        throw malformed(raw, `${quote(key)} is not supported; use resources=, required= and member_of=`)
-      }
+    } else {
+      throw malformed(raw, `${quote(key)} is not supported; use resources, required, member_of, in_tree (each with an optional group suffix), group_policy and root_required`)
     }
   }
 
+  if (groups.size > 0) request.groups = [...groups.values()]
   return request
+}
+
+function parseResources(value: string, raw: string, into: Record<string, number>): void {
+  for (const item of value.split(',')) {
+    const match = /^([A-Z][A-Z0-9_]*):(-?\d+)$/.exec(item.trim())
+    if (!match) throw malformed(raw, `${quote(item)} is not RESOURCE_CLASS:AMOUNT`)
+    // Compared as BigInt: Number() would round 10^20 and beyond 2^53 silently.
+    if (BigInt(match[2]) <= 0n) throw malformed(raw, `${match[1]} must be above zero, got ${match[2]}`)
+    if (BigInt(match[2]) > BigInt(MAX_AMOUNT)) throw malformed(raw, `${match[1]} must be at most ${MAX_AMOUNT}, got ${match[2]}`)
+    if (into[match[1]] !== undefined) throw malformed(raw, `${match[1]} is given twice`)
+    into[match[1]] = Number(match[2])
+  }
+}
+
+function parseTraits(value: string, where: string): [string[], string[]] {
+  const required: string[] = []
+  const forbidden: string[] = []
+  for (const item of value.split(',').map((s) => s.trim())) {
+    if (item.startsWith('!')) forbidden.push(checkTrait(item.slice(1), where))
+    else required.push(checkTrait(item, where))
+  }
+
+  return [required, forbidden]
+}
+
+/** `in:A,B` or `A,B` (any of), `!in:A,B` or `!A` (none of). */
+export function addMemberOf(target: RequestGroupFilter, value: string, where: string): void {
+  if (value.startsWith('!')) {
+    const ids = parseAggregates(value.slice(1).replace(/^in:/, ''), where)
+    target.forbiddenAggregates = [...(target.forbiddenAggregates ?? []), ...ids]
+  } else {
+    target.memberOf.push(parseAggregates(value.replace(/^in:/, ''), where))
+  }
 }
 
 function malformed(raw: string, why: string): EcError {
@@ -242,8 +336,9 @@ function checkTrait(trait: string, where: string): string {
 function parseAggregates(value: string, where: string): string[] {
   const ids = value.split(',').map((s) => s.trim())
   for (const id of ids) {
-    if (!UUID.test(id)) {
-      throw new EcError('usage', `${where}: ${quote(id)} is not an aggregate uuid`)
+    // A uuid, or a name the scheduler maps to one.
+    if (!UUID.test(id) && !AGGREGATE.test(id)) {
+      throw new EcError('usage', `${where}: ${quote(id)} is not an aggregate uuid or name (letters, digits, . _ -)`)
     }
   }
 

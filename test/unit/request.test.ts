@@ -35,7 +35,9 @@ describe('resource requests', () => {
     ['resources=VCPU:-2', 'VCPU must be above zero, got -2'],
     ['resources=vcpu:1', '"vcpu:1" is not RESOURCE_CLASS:AMOUNT'],
     ['resources=VCPU:1,VCPU:2', 'VCPU is given twice'],
-    ['resources=VCPU:1&in_tree=x', '"in_tree" is not supported; use resources=, required= and member_of='],
+    ['resources=VCPU:1&limit=3', '"limit" is not supported; use resources, required, member_of, in_tree (each with an optional group suffix), group_policy and root_required'],
+    ['resources=VCPU:1&group_policy=maybe', 'group_policy must be isolate or none, not "maybe"'],
+    ['resources_N U=VCPU:1', 'group suffix "_N U" is not valid (a number, or letters, digits, _ and -)'],
     ['VCPU:1', '"VCPU:1" is not key=value'],
     ['&&', 'it is empty'],
   ]) {
@@ -100,9 +102,47 @@ describe('resource requests', () => {
     expect(failure(() => buildSpec({flavor: 'small', image: 'debian', traits: ['fast']}, catalog, dir)).message).to.equal(
       '--trait: "fast" is not a trait name (upper-case letters, digits and _)',
     )
-    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', memberOf: ['rack1']}, catalog, dir)).message).to.equal(
-      '--member-of: "rack1" is not an aggregate uuid',
+    expect(failure(() => buildSpec({flavor: 'small', image: 'debian', memberOf: ['rack 1']}, catalog, dir)).message).to.equal(
+      '--member-of: "rack 1" is not an aggregate uuid or name (letters, digits, . _ -)',
     )
+  })
+
+  it("parses Placement's query language: suffixed groups, group_policy, root_required, forbidden aggregates, in_tree", () => {
+    expect(parseRawRequest(`resources=DISK_GB:5&resources_NUMA=VCPU:2,MEMORY_MB:1024&required_NUMA=!CUSTOM_SLOW&member_of=!in:${AGG}&in_tree=host-a&group_policy=none&root_required=HW_CPU_X86_AVX2,!CUSTOM_OLD`)).to.deep.equal({
+      resources: {DISK_GB: 5},
+      requiredTraits: [],
+      forbiddenTraits: [],
+      memberOf: [],
+      forbiddenAggregates: [AGG],
+      inTree: 'host-a',
+      groupPolicy: 'none',
+      rootRequiredTraits: ['HW_CPU_X86_AVX2'],
+      rootForbiddenTraits: ['CUSTOM_OLD'],
+      groups: [{suffix: '_NUMA', resources: {VCPU: 2, MEMORY_MB: 1024}, requiredTraits: [], forbiddenTraits: ['CUSTOM_SLOW'], memberOf: []}],
+    })
+  })
+
+  it('takes VCPU and memory from one NUMA node by default, from N isolated nodes with numaNodes N, and the disk as asked', () => {
+    const base = {vcpus: 3, memoryMb: 3072, diskGb: 10, image: 'debian'}
+    const one = buildSpec(base, catalog, dir).request!
+    expect(one.resources).to.deep.equal({DISK_GB: 10})
+    expect(one.groups).to.deep.equal([{suffix: '_NUMA0', resources: {VCPU: 3, MEMORY_MB: 3072}, requiredTraits: [], forbiddenTraits: [], memberOf: []}])
+    expect(one.groupPolicy).to.equal(undefined)
+    const two = buildSpec({...base, numaNodes: 2, diskFrom: 'shared'}, catalog, dir)
+    expect(two.request!.groups!.map((g) => [g.suffix, g.resources, g.requiredTraits])).to.deep.equal([
+      ['_NUMA0', {VCPU: 2, MEMORY_MB: 1536}, []],
+      ['_NUMA1', {VCPU: 1, MEMORY_MB: 1536}, []],
+      ['_DISK', {DISK_GB: 10}, ['MISC_SHARES_VIA_AGGREGATE']],
+    ])
+    expect(two.request!.groupPolicy).to.equal('isolate')
+    expect(two.resources).to.deep.equal({VCPU: 3, MEMORY_MB: 3072, DISK_GB: 10})
+    expect(buildSpec({...base, numaNodes: 0}, catalog, dir).request!.resources).to.deep.equal({VCPU: 3, MEMORY_MB: 3072, DISK_GB: 10})
+    const named = buildSpec({...base, numaNodes: 0, groupResources: ['GPU=CUSTOM_GPU:1'], memberOf: ['!rack9'], rootTraits: ['!CUSTOM_OLD']}, catalog, dir).request!
+    expect(named.groups).to.deep.equal([{suffix: '_GPU', resources: {CUSTOM_GPU: 1}, requiredTraits: [], forbiddenTraits: [], memberOf: []}])
+    expect(named.forbiddenAggregates).to.deep.equal(['rack9'])
+    expect(named.rootForbiddenTraits).to.deep.equal(['CUSTOM_OLD'])
+    expect(failure(() => buildSpec({...base, numaNodes: 4}, catalog, dir)).message).to.equal('--numa-nodes 4 needs at least 4 vCPUs and 4 MiB, one share per node')
+    expect(failure(() => buildSpec({...base, groupResources: ['GPU:1']}, catalog, dir)).message).to.match(/is not NAME=RC:N/)
   })
 
   it('accepts host-like names only', () => {

@@ -35,7 +35,14 @@ export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}
   domain.ele('title').txt(spec.name.replaceAll(/[\r\n]+/g, ' '))
   domain.ele('metadata').ele(EC_METADATA_NAMESPACE, 'ec:instance', {id: spec.id})
   domain.ele('memory', {unit: 'MiB'}).txt(String(spec.memoryMb))
-  domain.ele('vcpu').txt(String(spec.vcpus))
+  const cells = spec.numa ?? []
+  // Pinned: vCPUs run only on the allocated nodes' CPUs and memory comes only from those nodes.
+  domain.ele('vcpu', cells.length > 0 ? {placement: 'static', cpuset: cpuList(cells.flatMap((c) => c.hostCpus))} : {}).txt(String(spec.vcpus))
+  if (cells.length > 0) {
+    const numatune = domain.ele('numatune')
+    numatune.ele('memory', {mode: 'strict', nodeset: cells.map((c) => c.hostNode).join(',')})
+    if (cells.length > 1) cells.forEach((cell, id) => numatune.ele('memnode', {cellid: String(id), mode: 'strict', nodeset: String(cell.hostNode)}))
+  }
 
   const smbios = Object.entries(spec.smbios ?? {})
   if (smbios.length > 0) {
@@ -57,7 +64,18 @@ export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}
   const features = domain.ele('features')
   features.ele('acpi') // without ACPI a guest ignores a graceful shutdown
   features.ele('apic')
-  if (domainType === 'kvm') domain.ele('cpu', {mode: 'host-passthrough'})
+  if (domainType === 'kvm' || cells.length > 1) {
+    const cpu = domain.ele('cpu', domainType === 'kvm' ? {mode: 'host-passthrough'} : {})
+    // Split across nodes: the guest sees one NUMA cell per host node, each with its share.
+    if (cells.length > 1) {
+      const numa = cpu.ele('numa')
+      let first = 0
+      cells.forEach((cell, id) => {
+        numa.ele('cell', {id: String(id), cpus: cpuList(range(first, cell.vcpus)), memory: String(cell.memoryMb), unit: 'MiB'})
+        first += cell.vcpus
+      })
+    }
+  }
   domain.ele('clock', {offset: 'utc'})
   domain.ele('on_poweroff').txt('destroy')
   domain.ele('on_reboot').txt('restart')
@@ -102,6 +120,24 @@ export function readDomainTitle(xml: string): string {
 export function stableMacAddress(id: string): string {
   const bytes = createHash('sha256').update(id).digest().subarray(0, 3)
   return ['52', '54', '00', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':')
+}
+
+/** [0,1,2,3,8] → "0-3,8" (libvirt's cpuset syntax). */
+export function cpuList(cpus: number[]): string {
+  const sorted = [...new Set(cpus)].sort((a, b) => a - b)
+  const ranges: string[] = []
+  for (let i = 0; i < sorted.length; ) {
+    let j = i
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++
+    ranges.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`)
+    i = j + 1
+  }
+
+  return ranges.join(',')
+}
+
+function range(first: number, count: number): number[] {
+  return Array.from({length: count}, (_, i) => first + i)
 }
 
 /** Disk name suffixes as libvirt counts them: a…z, aa…az, … */

@@ -16,6 +16,7 @@ import type {
   ServiceHealth,
 } from 'ec/plugins'
 
+import {libvirtCapabilities} from './capabilities.js'
 import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
 import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
@@ -163,6 +164,10 @@ export class LibvirtHypervisor implements HypervisorBackend {
 
       return guests
     })
+  }
+
+  capabilities(): Promise<string[]> {
+    return libvirtCapabilities(this.domainType)
   }
 
   async listImages(): Promise<CachedImage[]> {

@@ -26,7 +26,10 @@ export function rankCandidates(
   policy: PlacementPolicy,
   random: () => number = Math.random,
 ): RankedCandidate[] {
-  const ranked = candidates.allocation_requests.map((request) => toRanked(request, candidates.provider_summaries))
+  const ranked = candidates.allocation_requests
+    // A request met by shared storage alone names no host to run on.
+    .filter((request) => anchoredToHost(request, candidates.provider_summaries))
+    .map((request) => toRanked(request, candidates.provider_summaries))
   shuffle(ranked, random)
   const direction = policy === 'pack' ? -1 : 1
   // Array.prototype.sort is stable, so the shuffle decides among equals.
@@ -46,13 +49,21 @@ function toRanked(request: AllocationRequest, summaries: Record<string, Provider
 
 /**
  * The provider that is the ec host. A candidate can span providers (say, a
- * sharing disk pool next to the host); the host is the one with the ec trait,
- * else the root of the first provider's tree.
+ * sharing disk pool next to the host, or NUMA nodes under it); the host is
+ * the one with the ec trait, or the root of a provider's tree that has it.
  */
 export function hostOf(request: AllocationRequest, summaries: Record<string, ProviderSummary>): string {
   const providers = Object.keys(request.allocations)
-  const host = providers.find((uuid) => summaries[uuid]?.traits?.includes(EC_HOST_TRAIT))
-  return host ?? summaries[providers[0]]?.root_provider_uuid ?? providers[0]
+  const isHost = (uuid: string | undefined) => uuid !== undefined && summaries[uuid]?.traits?.includes(EC_HOST_TRAIT)
+  const host = providers.find((uuid) => isHost(uuid))
+  if (host) return host
+  // A NUMA node's root is the host; a shared disk's root is itself, which is not.
+  const root = providers.map((uuid) => summaries[uuid]?.root_provider_uuid).find((uuid) => isHost(uuid))
+  return root ?? summaries[providers[0]]?.root_provider_uuid ?? providers[0]
+}
+
+function anchoredToHost(request: AllocationRequest, summaries: Record<string, ProviderSummary>): boolean {
+  return summaries[hostOf(request, summaries)]?.traits?.includes(EC_HOST_TRAIT) ?? false
 }
 
 /** Mean used/capacity over every (provider, resource class) the candidate takes from. */

@@ -21,6 +21,7 @@ import type {
   ConsumerAllocations,
   ProviderAllocations,
   ProviderAggregates,
+  ProviderAllocations,
   ProviderInventories,
   ProviderTraits,
   ProviderUsages,
@@ -48,12 +49,10 @@ export interface ProviderFilter {
   required?: string[]
   /** Each inner list is "member of any of these aggregates"; the lists are and-ed. */
   memberOf?: string[][]
+  /** Providers in the tree of this one. */
+  inTree?: string
 }
 
-export interface CandidateQuery extends ProviderFilter {
-  resources: Record<string, number>
-  limit?: number
-}
 
 export interface AllocationsUpdate {
   /** Resources per provider uuid. */
@@ -135,17 +134,31 @@ export class PlacementClient {
 
   // Resource providers
 
-  createProvider(uuid: string, name: string): Promise<ResourceProvider> {
-    return this.send<ResourceProvider>('POST', '/resource_providers', {body: {uuid, name}}).then((r) => r.data)
+  /** Does the negotiated microversion reach 1.<minor>? */
+  async supports(minor: number): Promise<boolean> {
+    return compareMicroversions(await this.microversion(), {major: 1, minor}) >= 0
+  }
+
+  createProvider(uuid: string, name: string, parentUuid?: string): Promise<ResourceProvider> {
+    const body = parentUuid ? {uuid, name, parent_provider_uuid: parentUuid} : {uuid, name}
+    return this.send<ResourceProvider>('POST', '/resource_providers', {body}).then((r) => r.data)
+  }
+
+  /** Rename, or move under another parent (re-parenting needs 1.37). */
+  updateProvider(uuid: string, name: string, parentUuid?: string | null): Promise<ResourceProvider> {
+    const body = parentUuid === undefined ? {name} : {name, parent_provider_uuid: parentUuid}
+    return this.send<ResourceProvider>('PUT', `/resource_providers/${enc(uuid)}`, {body}).then((r) => r.data)
+  }
+
+  /** False when it did not exist. */
+  async deleteProvider(uuid: string): Promise<boolean> {
+    const response = await this.send('DELETE', `/resource_providers/${enc(uuid)}`, {expect: [404]})
+    return response.status !== 404
   }
 
   async getProvider(uuid: string): Promise<ResourceProvider | undefined> {
     const response = await this.send<ResourceProvider>('GET', `/resource_providers/${enc(uuid)}`, {expect: [404]})
     return response.status === 404 ? undefined : response.data
-  }
-
-  renameProvider(uuid: string, name: string): Promise<ResourceProvider> {
-    return this.send<ResourceProvider>('PUT', `/resource_providers/${enc(uuid)}`, {body: {name}}).then((r) => r.data)
   }
 
   async listProviders(filter: ProviderFilter & {name?: string} = {}): Promise<ResourceProvider[]> {
@@ -176,6 +189,11 @@ export class PlacementClient {
     return this.send<ProviderInventories>('PUT', `/resource_providers/${enc(uuid)}/inventories`, {
       body: {resource_provider_generation: generation, inventories},
     }).then((r) => r.data)
+  }
+
+  /** Every consumer's allocations against this provider. */
+  getProviderAllocations(uuid: string): Promise<ProviderAllocations> {
+    return this.send<ProviderAllocations>('GET', `/resource_providers/${enc(uuid)}/allocations`).then((r) => r.data)
   }
 
   getUsages(uuid: string): Promise<ProviderUsages> {
@@ -215,11 +233,8 @@ export class PlacementClient {
 
   // Scheduling
 
-  allocationCandidates(query: CandidateQuery, signal?: AbortSignal): Promise<AllocationCandidates> {
-    const params = new URLSearchParams()
-    params.append('resources', Object.entries(query.resources).map(([rc, amount]) => `${rc}:${amount}`).join(','))
-    for (const [key, values] of filterParams(query)) params.append(key, values)
-    if (query.limit !== undefined) params.append('limit', String(query.limit))
+  /** `params` as candidateParams (query.ts) builds them. */
+  allocationCandidates(params: URLSearchParams, signal?: AbortSignal): Promise<AllocationCandidates> {
     return this.send<AllocationCandidates>('GET', '/allocation_candidates', {params, signal}).then((r) => r.data)
   }
 
@@ -333,6 +348,8 @@ function filterParams(filter: ProviderFilter): URLSearchParams {
   for (const anyOf of filter.memberOf ?? []) {
     if (anyOf.length > 0) params.append('member_of', `in:${anyOf.join(',')}`)
   }
+
+  if (filter.inTree) params.append('in_tree', filter.inTree)
 
   return params
 }

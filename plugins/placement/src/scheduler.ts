@@ -2,7 +2,10 @@
 // the CUSTOM_EC_HOST trait, a claim is a consumer's allocations, and
 // Placement's atomic PUT /allocations is what keeps racing claims honest.
 import type {
+  CandidatePreview,
   Claim,
+  HostDetail,
+  SetChange,
   ClaimOptions,
   HostIdentity,
   HostRegistration,
@@ -12,8 +15,11 @@ import type {
   ServiceHealth,
 } from 'ec/plugins'
 
+import {aggregateId} from './aggregates.js'
 import {rankCandidates} from './candidates.js'
-import {PlacementClient, type CandidateQuery} from './client.js'
+import {PlacementClient} from './client.js'
+import {changeAggregates, changeHostTraits, describeHost, findHost} from './hosts.js'
+import {candidateParams, validateRequest} from './query.js'
 import {mapLimit} from './concurrency.js'
 import type {PlacementSettings} from './config.js'
 import {diagnoseNoCapacity, NO_HOST_REGISTERED} from './diagnosis.js'
@@ -21,7 +27,7 @@ import {PlacementApiError, PlacementBackendError, unknownTraitsIn} from './error
 import {retryOnGenerationConflict} from './generations.js'
 import {fromWireInventories} from './inventory.js'
 import {compareMicroversions, MIN_MICROVERSION, parseMicroversion} from './microversion.js'
-import {assertName, assertUuid, CONSUMER_TYPE, DISABLED_TRAIT, EC_HOST_TRAIT} from './names.js'
+import {assertUuid, CONSUMER_TYPE, DISABLED_TRAIT, EC_HOST_TRAIT, isUuid} from './names.js'
 import {registerProvider} from './registration.js'
 import type {ResourceProvider} from './wire.js'
 
@@ -61,7 +67,7 @@ export class PlacementScheduler implements SchedulerBackend {
    */
   async claim(consumerId: string, request: ResourceRequest, options: ClaimOptions = {}): Promise<Claim> {
     assertUuid(consumerId, 'consumer id')
-    const query = this.candidateQuery(request)
+    const query = await this.candidateParams(request)
     const policy = options.policy ?? this.settings.policy
     const owner = {projectId: options.projectId ?? this.settings.projectId, userId: options.userId ?? this.settings.userId}
     let attempts = 0
@@ -72,7 +78,7 @@ export class PlacementScheduler implements SchedulerBackend {
       const candidates = await this.client.allocationCandidates(query, options.signal).catch((error: unknown) => {
         throw explainCandidateQueryError(error)
       })
-      if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, request)
+      if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, flattened(request))
       const ranked = rankCandidates(candidates, policy)
       report(options, 'candidates', `${ranked.length} candidate host${ranked.length === 1 ? '' : 's'} (${policy}, round ${round})`)
 
@@ -187,32 +193,39 @@ export class PlacementScheduler implements SchedulerBackend {
     this.client.close()
   }
 
-  private candidateQuery(request: ResourceRequest): CandidateQuery {
-    const amounts = Object.entries(request.resources)
-    if (amounts.length === 0) throw new PlacementBackendError('usage', 'a claim must ask for at least one resource')
-    for (const [rc, amount] of amounts) {
-      assertName(rc, 'resource class')
-      if (!Number.isInteger(amount) || amount < 1) {
-        throw new PlacementBackendError('usage', `${rc} must be a whole number of at least 1, not ${amount}`)
-      }
-    }
+  /** The query of GET /allocation_candidates for a request; root_required where Placement takes it (1.35). */
+  async candidateParams(request: ResourceRequest): Promise<URLSearchParams> {
+    validateRequest(request)
+    // --in-tree takes a host's name too; Placement takes its uuid.
+    if (request.inTree && !isUuid(request.inTree)) request = {...request, inTree: (await findHost(this.client, request.inTree)).uuid}
+    return candidateParams(request, {limit: this.settings.candidateLimit, rootRequired: await this.client.supports(35)})
+  }
 
-    for (const trait of [...request.requiredTraits, ...request.forbiddenTraits]) assertName(trait, 'trait')
-    for (const aggregate of request.memberOf.flat()) assertUuid(aggregate, 'aggregate')
-    const both = request.requiredTraits.filter((trait) => request.forbiddenTraits.includes(trait))
-    if (both.length > 0) throw new PlacementBackendError('usage', `traits both required and forbidden: ${both.join(', ')}`)
+  async previewCandidates(request: ResourceRequest): Promise<CandidatePreview> {
+    const params = await this.candidateParams(request)
+    const found = await this.client.allocationCandidates(params).catch((error: unknown) => {
+      throw explainCandidateQueryError(error)
+    })
+    const candidates = await mapLimit(rankCandidates(found, this.settings.policy), 4, async (candidate) => ({
+      hostId: candidate.hostId,
+      hostName: await this.hostName(candidate.hostId),
+      providers: await Promise.all(
+        Object.entries(candidate.allocations).map(async ([id, resources]) => ({id, name: await this.hostName(id), resources})),
+      ),
+    }))
+    return {query: params.toString(), candidates}
+  }
 
-    return {
-      resources: request.resources,
-      required: [
-        EC_HOST_TRAIT,
-        ...request.requiredTraits,
-        `!${DISABLED_TRAIT}`,
-        ...request.forbiddenTraits.map((trait) => `!${trait}`),
-      ],
-      memberOf: request.memberOf,
-      limit: this.settings.candidateLimit,
-    }
+  describeHost(ref: string): Promise<HostDetail> {
+    return describeHost(this.client, ref)
+  }
+
+  changeHostTraits(ref: string, change: SetChange): Promise<string[]> {
+    return changeHostTraits(this.client, ref, change)
+  }
+
+  async changeHostAggregates(ref: string, change: SetChange): Promise<string[]> {
+    return changeAggregates(this.client, await findHost(this.client, ref), change)
   }
 
   /** Every provider that is an ec host; none (rather than a 400) before the first host registered. */
@@ -225,7 +238,6 @@ export class PlacementScheduler implements SchedulerBackend {
     }
   }
 
-  /** The host's name for a Claim; one listing refreshes the cache on a miss, and failure falls back to the id. */
   /** The provider's name (cached): one small GET of that provider, never a listing of them all. */
   private async hostName(hostId: string): Promise<string> {
     if (!this.hostNames.has(hostId)) {
@@ -256,6 +268,16 @@ export class PlacementScheduler implements SchedulerBackend {
       {cause},
     )
   }
+}
+
+/** The request as one group with aggregate uuids, which is what the diagnosis reasons about. */
+function flattened(request: ResourceRequest): ResourceRequest {
+  const resources: Record<string, number> = {...request.resources}
+  for (const group of request.groups ?? []) {
+    for (const [rc, amount] of Object.entries(group.resources)) resources[rc] = (resources[rc] ?? 0) + amount
+  }
+
+  return {...request, resources, memberOf: request.memberOf.map((anyOf) => anyOf.map(aggregateId))}
 }
 
 /** Progress for display only: a failing listener must not fail the claim. */

@@ -71,3 +71,8 @@ export interface ConsumerAllocations {
   project_id?: string
   user_id?: string
 }
+
+export interface ProviderAllocations {
+  resource_provider_generation: number
+  allocations: Record<string, {resources: Record<string, number>}>
+}

@@ -3,7 +3,9 @@ import {Flags} from '@oclif/core'
 
 import {ComputeAgent} from '../../agent/agent.js'
 import {loadOrCreateIdentity} from '../../agent/host-identity.js'
+import {discoverHostTraits, ReportedTraits} from '../../agent/host-traits.js'
 import {measureCapacity} from '../../agent/inventory.js'
+import {numaTopology} from '../../agent/numa.js'
 import {NO_BACKEND} from '../../backends/open.js'
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {withStateLock} from '../../control-plane/state-lock.js'
@@ -33,19 +35,28 @@ export default class ComputeStart extends EcCommand<typeof ComputeStart> {
     await withStateLock({dir: hostDir, name: 'agent.lock', holder: 'another ec compute start'}, async () => {
       const identity = await loadOrCreateIdentity(hostDir, compute.hostName)
       const open = {stateDir: hostDir, log}
+      const hypervisor = await this.backend(config, 'hypervisor', open)
+      const reported = new ReportedTraits(hostDir)
+      const [traits, previousTraits] = await Promise.all([discoverHostTraits(hypervisor, compute.traits), reported.load()])
+      // Saved before registering too: a crash in between must not make a dropped trait look like someone else's.
+      await reported.save([...previousTraits, ...traits])
       const agent = new ComputeAgent({
         identity,
         compute,
         capacity: await measureCapacity(hostDir),
         log,
+        traits,
+        previousTraits,
+        numaNodes: await numaTopology(compute),
         backends: {
           transport: await this.backend(config, 'transport', open),
           scheduler: await this.backend(config, 'scheduler', open),
-          hypervisor: await this.backend(config, 'hypervisor', open),
+          hypervisor,
           metadata: selected.metadata === NO_BACKEND ? undefined : await this.backend(config, 'metadata', open),
         },
       })
       await agent.start()
+      await reported.save(traits)
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', resolve)
         process.once('SIGTERM', resolve)

@@ -9,7 +9,9 @@ import {followInstance, progressDisplay} from '../../output/create-progress.js'
 import {describeInstance} from '../../output/instance-view.js'
 import {StepTracker} from '../../output/step-tracker.js'
 import {createInstance} from '../../scheduling/create.js'
-import {buildSpec, validateName} from '../../scheduling/request.js'
+import {buildSpec, resourceRequestOf, validateName} from '../../scheduling/request.js'
+import {renderTable} from '../../output/table.js'
+import type {CandidatePreview, ResourceRequest, SchedulerBackend} from '../../plugins/scheduler.js'
 import {EcCommand} from '../../ec-command.js'
 
 export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
@@ -33,7 +35,14 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     image: Flags.string({description: 'A configured image name, an http(s) URL, or a path to a disk image.'}),
     trait: Flags.string({description: 'Required trait (repeatable).', multiple: true}),
     'forbid-trait': Flags.string({description: 'Forbidden trait (repeatable).', multiple: true}),
-    'member-of': Flags.string({description: 'Aggregate uuid, or a comma-separated "any of" list (repeatable).', multiple: true}),
+    'member-of': Flags.string({description: 'Aggregates by uuid or name: "A,B" or "in:A,B" any of them, "!A" or "!in:A,B" none of them (repeatable; and-ed).', multiple: true}),
+    'in-tree': Flags.string({description: 'Only this host (name or id) and its providers.'}),
+    'root-trait': Flags.string({description: 'Trait the host itself must have; "!T" forbids it (repeatable).', multiple: true}),
+    'numa-nodes': Flags.integer({description: 'Take VCPU and memory from this many NUMA nodes, an equal share from each (0: from anywhere in the host).', default: 1}),
+    'disk-from': Flags.option({options: ['shared', 'local', 'any'] as const, description: 'Disk from shared storage, from the host, or either (default any).'})(),
+    'group-resources': Flags.string({description: 'A request group whose resources come from one provider: NAME=RC:N,RC:N (repeatable).', multiple: true}),
+    'group-policy': Flags.option({options: ['isolate', 'none'] as const, description: 'isolate: each group from a different provider; none: they may share.'})(),
+    'dry-run': Flags.boolean({description: 'Print the query and the candidates Placement returns; claim nothing (exit 7 when none fits).'}),
     'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
     'key-file': Flags.string({description: 'OpenSSH public key file for the guest, at most 64 KiB (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
@@ -42,7 +51,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     wait: Flags.boolean({allowNo: true, description: 'Follow the build until ACTIVE (default: on when stdout is a terminal).'}),
   }
 
-  async run(): Promise<InstanceRecord> {
+  async run(): Promise<InstanceRecord | CandidatePreview> {
     const config = await this.effectiveConfig()
     const [first, second] = [this.args.name, this.args.request]
     const raw = first?.includes('=') ? first : second
@@ -58,6 +67,12 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
         traits: this.flags.trait,
         forbiddenTraits: this.flags['forbid-trait'],
         memberOf: this.flags['member-of'],
+        inTree: this.flags['in-tree'],
+        rootTraits: this.flags['root-trait'],
+        numaNodes: this.flags['numa-nodes'],
+        diskFrom: this.flags['disk-from'],
+        groupResources: this.flags['group-resources'],
+        groupPolicy: this.flags['group-policy'],
         image: this.flags.image,
         diskStrategy: this.flags['disk-strategy'],
         keyFiles: this.flags['key-file'],
@@ -69,6 +84,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
       config.values.scheduling.maxUserDataBytes,
     )
     if (name) validateName(name)
+    if (this.flags['dry-run']) return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'))
 
     const store = new InstanceStore(await this.backend(config, 'transport'))
     const scheduler = await this.backend(config, 'scheduler')
@@ -103,4 +119,26 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     else this.log(`${record.name} (${record.id}) is ${record.state} on ${record.host?.name}`)
     return record
   }
+
+  private async dryRun(request: ResourceRequest, scheduler: SchedulerBackend): Promise<CandidatePreview> {
+    if (!scheduler.previewCandidates) throw new EcError('usage', 'the configured scheduler backend cannot preview candidates')
+    const preview = await scheduler.previewCandidates(request)
+    if (!this.jsonEnabled()) {
+      this.log(`GET /allocation_candidates?${preview.query}`)
+      this.log(renderTable(['host', 'provider', 'resources'], preview.candidates.flatMap((c) => c.providers.map((p) => [c.hostName, p.name, formatAmounts(p.resources)]))))
+    }
+
+    if (preview.candidates.length === 0) {
+      const error = new EcError('noCapacity', `no host can take it (query: ${preview.query})`)
+      throw error
+    }
+
+    return preview
+  }
+}
+
+function formatAmounts(resources: Record<string, number>): string {
+  return Object.entries(resources)
+    .map(([rc, amount]) => `${rc}:${amount}`)
+    .join(',')
 }
