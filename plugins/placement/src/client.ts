@@ -19,7 +19,6 @@ import {
 import type {
   AllocationCandidates,
   ConsumerAllocations,
-  ProviderAllocations,
   ProviderAggregates,
   ProviderAllocations,
   ProviderInventories,
@@ -189,11 +188,6 @@ export class PlacementClient {
     return this.send<ProviderInventories>('PUT', `/resource_providers/${enc(uuid)}/inventories`, {
       body: {resource_provider_generation: generation, inventories},
     }).then((r) => r.data)
-  }
-
-  /** Every consumer's allocations against this provider. */
-  getProviderAllocations(uuid: string): Promise<ProviderAllocations> {
-    return this.send<ProviderAllocations>('GET', `/resource_providers/${enc(uuid)}/allocations`).then((r) => r.data)
   }
 
   getUsages(uuid: string): Promise<ProviderUsages> {

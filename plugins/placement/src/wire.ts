@@ -71,8 +71,3 @@ export interface ConsumerAllocations {
   project_id?: string
   user_id?: string
 }
-
-export interface ProviderAllocations {
-  resource_provider_generation: number
-  allocations: Record<string, {resources: Record<string, number>}>
-}

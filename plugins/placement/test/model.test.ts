@@ -163,7 +163,7 @@ describe('Placement model: NUMA trees, shared disks, traits (real Placement)', f
     const avx = await numaHost('avx', tag, 100)
     await scheduler.registerHost({id: avx.id, name: avx.name, inventory: inv({DISK_GB: 100}), traits: [tag, 'HW_CPU_X86_AVX2'], numaNodes: [0, 1].map((node) => ({node, inventory: inv({VCPU: 8, MEMORY_MB: 8192})}))})
     const plain = await numaHost('plain', tag, 100)
-    const request = (extra: Partial<ResourceRequest>) => numaAsk(tag, {DISK_GB: 1}, {VCPU: 1, MEMORY_MB: 512})
+    const request = (_: Partial<ResourceRequest> = {}) => numaAsk(tag, {DISK_GB: 1}, {VCPU: 1, MEMORY_MB: 512})
     const hosts = async (r: ResourceRequest) => [...new Set((await scheduler.previewCandidates(r)).candidates.map((c) => c.hostName))].sort()
     expect(await hosts({...request({}), requiredTraits: ['HW_CPU_X86_AVX2']})).to.deep.equal([avx.name])
     expect(await hosts({...request({}), forbiddenTraits: ['HW_CPU_X86_AVX2']})).to.deep.equal([plain.name])

@@ -206,7 +206,7 @@ describe('PlacementScheduler', () => {
     it('rejects what Placement would reject, as usage errors', async () => {
       expect((await rejection(scheduler.claim('not-a-uuid', ask({VCPU: 1})))).reason).to.equal('usage')
       expect((await rejection(scheduler.claim(randomUUID(), ask({VCPU: 0})))).reason).to.equal('usage')
-      expect((await rejection(scheduler.claim(randomUUID(), ask({VCPU: 1}, {memberOf: [['rack-1']]})))).reason).to.equal('usage')
+      expect((await rejection(scheduler.claim(randomUUID(), ask({VCPU: 1}, {memberOf: [['rack 1']]})))).reason).to.equal('usage')
       const unknownTrait = await rejection(scheduler.claim(randomUUID(), ask({VCPU: 1}, {requiredTraits: ['CUSTOM_NEVER_CREATED']})))
       expect(unknownTrait.reason).to.equal('usage')
       expect(unknownTrait.message).to.equal('Placement does not know the trait(s) CUSTOM_NEVER_CREATED: no host ever had them; check the spelling')
