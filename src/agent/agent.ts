@@ -112,7 +112,9 @@ export class ComputeAgent {
       if (taken) cells.push({hostNode: node.node, hostCpus: node.cpus, vcpus: taken.VCPU ?? 0, memoryMb: taken.MEMORY_MB ?? 0})
     }
 
-    return cells.length > 0 ? cells : undefined
+    if (cells.length === 0) return undefined
+    this.options.log.info(`pinning ${id} to NUMA node(s) ${cells.map((c) => c.hostNode).join(',')} (${cells.map((c) => `${c.vcpus} vCPU ${c.memoryMb} MiB`).join(' + ')})`)
+    return cells
   }
 
   /** Stop taking work, leave scheduling, let in-flight work finish or abandon it safely. */

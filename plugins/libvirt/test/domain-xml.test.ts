@@ -137,4 +137,24 @@ describe('domain XML', () => {
   it('counts drive letters as libvirt does', () => {
     expect([0, 1, 25, 26, 27, 51, 52].map((i) => driveLetters(i))).to.deep.equal(['a', 'b', 'z', 'aa', 'ab', 'az', 'ba'])
   })
+
+  it('pins a guest to its NUMA node: vCPUs on that node\'s CPUs, memory strictly from it, no guest cells', () => {
+    const {domain} = build({spec: {vcpus: 2, memoryMb: 1024, numa: [{hostNode: 1, hostCpus: [4, 5, 6, 7], vcpus: 2, memoryMb: 1024}]}})
+    expect(only(domain, 'vcpu').getAttribute('cpuset')).to.equal('4-7')
+    expect(only(domain, 'numatune').getElementsByTagName('memory')[0].getAttribute('nodeset')).to.equal('1')
+    expect(domain.getElementsByTagName('cell').length).to.equal(0)
+  })
+
+  it('splits a guest over two nodes as two guest cells, each bound to its host node', () => {
+    const numa = [
+      {hostNode: 0, hostCpus: [0, 1], vcpus: 2, memoryMb: 512},
+      {hostNode: 1, hostCpus: [2, 3], vcpus: 1, memoryMb: 512},
+    ]
+    const {domain} = build({spec: {vcpus: 3, memoryMb: 1024, numa}})
+    expect(only(domain, 'vcpu').getAttribute('cpuset')).to.equal('0-3')
+    const memnodes = [...only(domain, 'numatune').getElementsByTagName('memnode')].map((m) => [m.getAttribute('cellid'), m.getAttribute('nodeset')])
+    expect(memnodes).to.deep.equal([['0', '0'], ['1', '1']])
+    const cells = [...domain.getElementsByTagName('cell')].map((c) => [c.getAttribute('id'), c.getAttribute('cpus'), c.getAttribute('memory')])
+    expect(cells).to.deep.equal([['0', '0-1', '512'], ['1', '2', '512']])
+  })
 })
