@@ -12,6 +12,8 @@ export interface InstanceMetadata {
   meta: Record<string, string>
   /** The address the guest is known by, for address-checked layouts. */
   address?: string
+  /** The MAC address of the guest's NIC, when the hypervisor sets it: OpenStack's network_data.json names it. */
+  macAddress?: string
 }
 
 /** What the hypervisor must wire into the guest for it to find its data. */
@@ -22,8 +24,11 @@ export interface PublishedMetadata {
 
 export interface PhoneHome {
   instanceId: string
+  /** The address the guest said it has, or the request's source unless that was NAT'd (loopback). */
   address?: string
   hostname?: string
+  /** The guest's SSH host public keys ("type base64"), as cloud-init's phone_home posts them (pub_key_*). */
+  hostKeys?: string[]
   receivedAt: string
 }
 

@@ -11,6 +11,8 @@ import type {InstanceMetadata} from 'ec/plugins'
 export function nocloudMetaData(m: InstanceMetadata): string {
   const document: Record<string, unknown> = {'instance-id': m.instanceId, 'local-hostname': m.hostname}
   if (m.publicKeys.length > 0) document['public-keys'] = [...m.publicKeys]
+  // cloud-init keeps meta-data keys it does not know as instance data (ds.meta_data.meta), as OpenStack's meta.
+  if (Object.keys(m.meta).length > 0) document.meta = {...m.meta}
   // lineWidth 0: never fold a long key over two lines.
   return stringify(document, {lineWidth: 0})
 }
@@ -36,9 +38,12 @@ export const NETWORK_CONFIG = stringify({
   ethernets: {primary: {match: {name: 'e*'}, dhcp4: true}},
 })
 
+/** What phone_home posts: identity and the SSH host keys cloud-init made, which ec hands ssh as known hosts. */
+export const PHONE_HOME_POST = ['instance_id', 'hostname', 'pub_key_rsa', 'pub_key_ecdsa', 'pub_key_ed25519']
+
 /** vendor-data that makes cloud-init's phone_home module POST to this instance's URL once it booted. */
 export function phoneHomeVendorData(seedUrl: string): string {
-  return '#cloud-config\n' + stringify({phone_home: {url: `${seedUrl}phone-home`, post: ['instance_id', 'hostname'], tries: 10}}, {lineWidth: 0})
+  return '#cloud-config\n' + stringify({phone_home: {url: `${seedUrl}phone-home`, post: PHONE_HOME_POST, tries: 10}}, {lineWidth: 0})
 }
 
 // ---- EC2 -------------------------------------------------------------------
@@ -102,7 +107,11 @@ export function ec2Tree(m: InstanceMetadata): Ec2Dir {
     'local-hostname': leaf(m.hostname),
   }
   if (m.address) metaData['local-ipv4'] = leaf(m.address)
+  if (m.macAddress) metaData.mac = leaf(m.macAddress)
   metaData.placement = dir({'availability-zone': leaf('ec')})
+  // --meta as EC2's instance tags in metadata (meta-data/tags/instance/<key>).
+  const tags = Object.entries(m.meta)
+  if (tags.length > 0) metaData.tags = dir({instance: dir(Object.fromEntries(tags.map(([key, value]) => [key, leaf(value)])))})
   if (m.publicKeys.length > 0) {
     metaData['public-keys'] = dir(keys, m.publicKeys.map((k, i) => `${i}=${keyName(k, i)}`).join('\n'))
   }
@@ -156,7 +165,7 @@ export const OPENSTACK_VERSIONS = ['2012-08-10', '2013-04-04', '2013-10-17', '20
 
 export interface OpenStackFiles {
   'meta_data.json': string
-  'network_data.json': string
+  'network_data.json'?: string
   'vendor_data.json': string
   'vendor_data2.json': string
   user_data?: string
@@ -179,14 +188,24 @@ export function openstackFiles(m: InstanceMetadata): OpenStackFiles {
     public_keys: publicKeys,
     keys: m.publicKeys.map((k, i) => ({name: names[i], type: 'ssh', data: k})),
   }
-  // Empty network_data: cloud-init falls back to DHCP on the first NIC.
   const files: OpenStackFiles = {
     'meta_data.json': JSON.stringify(metaData),
-    'network_data.json': JSON.stringify({links: [], networks: [], services: []}),
     // cloud-init takes vendor data from the "cloud-init" key of vendor_data.json.
     'vendor_data.json': JSON.stringify(m.vendorData ? {'cloud-init': m.vendorData} : {}),
     'vendor_data2.json': JSON.stringify({}),
   }
+  // Without the NIC's MAC there is no network_data at all: cloud-init then
+  // falls back to DHCP on the first NIC (empty links would bring none up).
+  if (m.macAddress) files['network_data.json'] = openstackNetworkData(m.macAddress)
   if (m.userData !== undefined && m.userData !== '') files.user_data = m.userData
   return files
+}
+
+/** One link, the guest's NIC by its MAC, configured by DHCPv4. */
+export function openstackNetworkData(macAddress: string): string {
+  return JSON.stringify({
+    links: [{id: 'ec0', type: 'phy', ethernet_mac_address: macAddress, mtu: 1500}],
+    networks: [{id: 'network0', type: 'ipv4_dhcp', link: 'ec0', network_id: 'ec'}],
+    services: [],
+  })
 }

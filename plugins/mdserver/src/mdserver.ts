@@ -258,7 +258,7 @@ export class MdserverBackend implements MetadataBackend {
       return
     }
 
-    this.deliver({instanceId: id, address: phoneHome.address, hostname: phoneHome.hostname, receivedAt: phoneHome.at})
+    this.deliver({instanceId: id, address: phoneHome.address, hostname: phoneHome.hostname, hostKeys: phoneHome.hostKeys, receivedAt: phoneHome.at})
   }
 
   private deliver(report: PhoneHome): void {

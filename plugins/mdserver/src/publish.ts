@@ -39,5 +39,9 @@ export function effectiveMetadata(data: InstanceMetadata, settings: MetadataSett
   if (data.userData !== undefined) result.userData = data.userData
   if (data.vendorData !== undefined) result.vendorData = data.vendorData
   if (data.address !== undefined) result.address = data.address
+  if (data.macAddress !== undefined) {
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(data.macAddress)) throw new MetadataBackendError('usage', `instance ${id}: MAC address ${JSON.stringify(data.macAddress)} is not six hex pairs`)
+    result.macAddress = data.macAddress.toLowerCase()
+  }
   return result
 }

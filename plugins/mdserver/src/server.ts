@@ -330,19 +330,21 @@ class ServerCore {
 
     const hostname = said('hostname') ?? said('fqdn')
     const addressSaid = said('address') ?? said('ip')
-    const address = addressSaid && isIP(addressSaid) ? addressSaid : source
+    // A loopback source is NAT's (libvirt user networking): the host's address, not the guest's.
+    const address = addressSaid && isIP(addressSaid) ? addressSaid : source && !isLoopback(source) ? source : undefined
+    const hostKeys = HOST_KEY_FIELDS.map((field) => body[field]).filter((key): key is string => typeof key === 'string' && HOST_KEY.test(key.trim())).map((key) => key.trim().split(/\s+/).slice(0, 2).join(' '))
     const at = new Date().toISOString()
     const recorded = await withInstanceLock(this.dataDir, instance.id, async () => {
       const record = await readRecord(this.dataDir, instance.id)
       if (!record || record.token !== instance.token) return false
-      record.phoneHome = {at, address, hostname: hostname && /^[A-Za-z0-9.-]{1,253}$/.test(hostname) ? hostname : undefined, source}
+      record.phoneHome = {at, address, hostname: hostname && /^[A-Za-z0-9.-]{1,253}$/.test(hostname) ? hostname : undefined, source, hostKeys}
       await writeRecord(this.dataDir, record)
       return true
     })
     if (!recorded) return this.refuse(request, reply, 404, 'unknown token')
     await this.cache.reload(instance.id)
     this.log.info(`metadata: ${instance.id} phoned home from ${source ?? '?'}${address && address !== source ? ` (address ${address})` : ''}`)
-    const report: PhoneHome = {instanceId: instance.id, address, hostname, receivedAt: at}
+    const report: PhoneHome = {instanceId: instance.id, address, hostname, hostKeys, receivedAt: at}
     for (const handler of this.events.listeners('phone-home')) {
       try {
         ;(handler as (r: PhoneHome) => void)(report)
@@ -427,6 +429,15 @@ class ServerCore {
     if (body === undefined || !Object.hasOwn(files, file)) return this.refuse(request, reply, 404, 'no such metadata')
     return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(body)
   }
+}
+
+/** The form fields cloud-init's phone_home fills with the guest's SSH host public keys. */
+const HOST_KEY_FIELDS = ['pub_key_rsa', 'pub_key_ecdsa', 'pub_key_ed25519']
+/** "type base64 [comment]", one line, of a type ssh knows. */
+const HOST_KEY = /^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.')
 }
 
 /** The path's segments after the leading "/", or undefined when it has anything a metadata path never has. */

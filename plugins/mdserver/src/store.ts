@@ -15,11 +15,13 @@ import {MetadataBackendError, messageOf} from './errors.js'
 
 export interface PhoneHomeRecord {
   at: string
-  /** What the guest said its address is, else the request's source address. */
+  /** What the guest said its address is, else the request's source address unless that is loopback (NAT). */
   address?: string
   hostname?: string
   /** The request's source address. */
   source?: string
+  /** The guest's SSH host public keys it posted. */
+  hostKeys?: string[]
 }
 
 export interface InstanceRecord {

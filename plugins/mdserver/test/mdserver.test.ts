@@ -84,6 +84,9 @@ describe('mdserver backend', function () {
     const meta = await raw(port, `${seed}meta-data`)
     expect(meta.status).to.equal(200)
     expect(parse(meta.text)).to.deep.equal({'instance-id': data.instanceId, 'local-hostname': 'web-1', 'public-keys': data.publicKeys})
+    // --meta reaches NoCloud meta-data (cloud-init keeps it as ds.meta_data.meta)
+    const withMeta = await backend.publish({...data, meta: {role: 'web', 'build.id': '7'}})
+    expect(parse((await raw(port, `${seedPath(withMeta.smbios!.serial)}meta-data`)).text).meta).to.deep.equal({role: 'web', 'build.id': '7'})
 
     const user = await raw(port, `${seed}user-data`)
     expect(user.status).to.equal(200)
@@ -93,7 +96,7 @@ describe('mdserver backend', function () {
     const vendor = await raw(port, `${seed}vendor-data`)
     expect(vendor.status).to.equal(200)
     expect(vendor.text).to.match(/^#cloud-config\n/)
-    expect(parse(vendor.text)).to.deep.equal({phone_home: {url: `http://10.0.2.2:${port}${seed}phone-home`, post: ['instance_id', 'hostname'], tries: 10}})
+    expect(parse(vendor.text)).to.deep.equal({phone_home: {url: `http://10.0.2.2:${port}${seed}phone-home`, post: ['instance_id', 'hostname', 'pub_key_rsa', 'pub_key_ecdsa', 'pub_key_ed25519'], tries: 10}})
 
     const network = await raw(port, `${seed}network-config`)
     expect(network.status).to.equal(200)
@@ -157,14 +160,24 @@ describe('mdserver backend', function () {
     const form = await raw(port, `${seed}phone-home`, {
       method: 'POST',
       headers: {'content-type': 'application/x-www-form-urlencoded'},
-      body: new URLSearchParams({instance_id: data.instanceId, hostname: 'web-1', pub_key_ed25519: 'ssh-ed25519 AAAA'}).toString(),
+      body: new URLSearchParams({
+        instance_id: data.instanceId,
+        hostname: 'web-1',
+        pub_key_ed25519: 'ssh-ed25519 AAAAC3Nza root@web-1\n',
+        pub_key_ecdsa: 'ecdsa-sha2-nistp256 AAAAE2Vj',
+        pub_key_rsa: 'not a key',
+      }).toString(),
     })
     expect(form.status).to.equal(200)
     await eventually(() => (reports.length === 1 ? true : undefined))
-    expect(reports[0]).to.deep.include({instanceId: data.instanceId, hostname: 'web-1', address: '127.0.0.1'})
+    // from loopback: NAT's address (user networking), not the guest's, so none
+    expect(reports[0]).to.deep.include({instanceId: data.instanceId, hostname: 'web-1', address: undefined})
+    // host keys without their comments, malformed ones dropped
+    expect(reports[0].hostKeys).to.deep.equal(['ecdsa-sha2-nistp256 AAAAE2Vj', 'ssh-ed25519 AAAAC3Nza'])
     expect(Date.parse(reports[0].receivedAt)).to.be.closeTo(Date.now(), 5000)
     const record = JSON.parse(await readFile(recordPath(backend.settings.dataDir, data.instanceId), 'utf8'))
-    expect(record.phoneHome).to.deep.include({at: reports[0].receivedAt, address: '127.0.0.1', hostname: 'web-1'})
+    expect(record.phoneHome).to.deep.include({at: reports[0].receivedAt, source: '127.0.0.1', hostname: 'web-1'})
+    expect(record.phoneHome.address).to.equal(undefined)
 
     await new Promise((r) => setTimeout(r, 5)) // a later timestamp
     const json = await raw(port, `${seed}phone-home`, {
@@ -377,7 +390,7 @@ describe('mdserver EC2 and OpenStack layouts', function () {
   })
 
   it('serves the EC2 tree to the instance whose address calls', async () => {
-    const data = instance({hostname: 'ec2-guest', address: '127.0.0.1', userData: '#!/bin/sh\necho hi\n'})
+    const data = instance({hostname: 'ec2-guest', address: '127.0.0.1', userData: '#!/bin/sh\necho hi\n', meta: {role: 'web'}, macAddress: '52:54:00:0a:0b:0c'})
     await backend.publish(data)
     const get = async (path: string) => {
       const r = await raw(port, path)
@@ -398,6 +411,8 @@ describe('mdserver EC2 and OpenStack layouts', function () {
     expect(await get('/latest/meta-data/public-keys/0/')).to.equal('openssh-key')
     expect(await get('/latest/meta-data/public-keys/0/openssh-key')).to.equal(data.publicKeys[0])
     expect(await get('/latest/meta-data/placement/availability-zone')).to.equal('ec')
+    expect(await get('/latest/meta-data/tags/instance/role')).to.equal('web')
+    expect(await get('/latest/meta-data/mac')).to.equal('52:54:00:0a:0b:0c')
     expect(await get('/latest/user-data')).to.equal('#!/bin/sh\necho hi\n')
     expect(JSON.parse(await get('/latest/dynamic/instance-identity/document'))).to.deep.include({instanceId: data.instanceId})
     // a leaf is no directory; unknown names are 404
@@ -447,14 +462,25 @@ describe('mdserver EC2 and OpenStack layouts', function () {
   })
 
   it('serves the OpenStack layout', async () => {
-    const data = instance({address: '127.0.0.1', userData: 'os-user', meta: {role: 'db'}})
+    // without a MAC no network_data.json: an empty one would make cloud-init bring up no NIC
+    const first = instance({address: '127.0.0.1'})
+    await backend.publish(first)
+    expect((await raw(port, '/openstack/latest/')).text.split('\n')).to.include('meta_data.json').and.not.include('network_data.json')
+    expect((await raw(port, '/openstack/latest/network_data.json')).status).to.equal(404)
+    await backend.unpublish(first.instanceId)
+
+    const data = instance({address: '127.0.0.1', userData: 'os-user', meta: {role: 'db'}, macAddress: '52:54:00:AA:BB:CC'})
     await backend.publish(data)
     expect((await raw(port, '/openstack/')).text.split('\n')).to.include('latest')
     expect((await raw(port, '/openstack/latest/')).text.split('\n')).to.include.members(['meta_data.json', 'network_data.json', 'user_data', 'vendor_data.json'])
     const meta = JSON.parse((await raw(port, '/openstack/latest/meta_data.json')).text)
     expect(meta).to.deep.include({uuid: data.instanceId, hostname: 'web-1', meta: {role: 'db'}, public_keys: {'alice@laptop': data.publicKeys[0]}})
     expect((await raw(port, '/openstack/2018-08-27/user_data')).text).to.equal('os-user')
-    expect(JSON.parse((await raw(port, '/openstack/latest/network_data.json')).text)).to.have.property('links')
+    expect(JSON.parse((await raw(port, '/openstack/latest/network_data.json')).text)).to.deep.equal({
+      links: [{id: 'ec0', type: 'phy', ethernet_mac_address: '52:54:00:aa:bb:cc', mtu: 1500}],
+      networks: [{id: 'network0', type: 'ipv4_dhcp', link: 'ec0', network_id: 'ec'}],
+      services: [],
+    })
     expect((await raw(port, '/openstack/latest/nothing')).status).to.equal(404)
     expect((await raw(port, '/openstack/latest/constructor')).status).to.equal(404)
   })
