@@ -85,7 +85,8 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
 
   // The guest's data does not depend on its disk: publish it while image and disk are prepared.
   const {publicKeys = [], userData, meta = {}} = record.spec // records from before these fields
-  const publishing = host.metadata?.publish({instanceId: id, hostname: record.name, publicKeys, userData, meta})
+  const macAddress = host.hypervisor.macAddress?.(id)
+  const publishing = host.metadata?.publish({instanceId: id, hostname: record.name, publicKeys, userData, meta, macAddress})
   publishing?.catch(() => undefined) // awaited, and its failure reported, at the define step
 
   try {
@@ -110,6 +111,13 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
       guest.attachments = published.attachments
     }
 
+    // A resumed build keeps the ports it was given; they are in the record before the guest can use them.
+    if (host.hypervisor.forwardPorts) {
+      const forwards = record.ports ?? (await host.hypervisor.forwardPorts(id, record.spec.publish ?? []))
+      guest.forwards = forwards
+      if (forwards.length > 0) written.apply((r) => void (r.ports = forwards))
+    }
+
     await host.hypervisor.define(guest, disk)
     begin('boot')
     await host.hypervisor.start(id)
@@ -121,6 +129,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
       r.state = 'ACTIVE'
       r.steps.guest = {...r.steps.guest!, finished: now()}
       r.address = reportedIn?.address ?? addresses[0] ?? r.address
+      if (reportedIn?.hostKeys?.length) r.hostKeys = reportedIn.hostKeys
     })
     await written.flush()
     failpoint('active')

@@ -75,6 +75,8 @@ export interface ImageConfig {
   url?: string
   path?: string
   sha256?: string
+  /** The user `ec instance ssh` logs in as (default debian). */
+  user?: string
 }
 
 export interface CoreConfig {

@@ -130,6 +130,7 @@ export const coreSchema = {
           url: {type: 'string', pattern: '^https?://'},
           path: {type: 'string', minLength: 1},
           sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'},
+          user: {type: 'string', pattern: '^[a-z_][a-z0-9_-]{0,31}$'},
         },
         oneOf: [{required: ['url']}, {required: ['path']}],
       },

@@ -1,7 +1,7 @@
 // An instance's record, as stored under instances/<id>, and the state machine
 // it moves through. One owner per transition: `ec instance create` up to
 // SCHEDULED, the host agent after it; a delete may interrupt any state.
-import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+import type {DiskStrategy, ImageSource, PortForward, PortRequest} from '../plugins/hypervisor.js'
 import type {ResourceRequest} from '../plugins/scheduler.js'
 
 /** An instance id (and any uuid ec reads, e.g. an aggregate): the canonical dashed form. */
@@ -32,6 +32,12 @@ export interface InstanceSpec {
   publicKeys: string[]
   userData?: string
   meta: Record<string, string>
+  /** --publish: host ports forwarded to guest ports. */
+  publish?: PortRequest[]
+  /** The user `ec instance ssh` logs in as (images.<name>.user, default debian). */
+  user?: string
+  /** The first --key-file (absolute): the private key beside it is ssh's default identity. */
+  keyFile?: string
 }
 
 export interface StepTimes {
@@ -51,7 +57,12 @@ export interface InstanceRecord {
   /** The step in progress (or the last one reached). */
   step?: Step
   steps: Partial<Record<Step, StepTimes>>
+  /** The guest's own address (its report, or the hypervisor's lease); never a NAT'd source address. */
   address?: string
+  /** Host ports forwarded into the guest (user networking): SSH's, and --publish's. */
+  ports?: PortForward[]
+  /** The guest's SSH host public keys, from its phone-home: `ec instance ssh` trusts only these. */
+  hostKeys?: string[]
   error?: {reason: string; step?: Step; at: string}
   /** How many times an agent started building it (a restart mid-build resumes once, then fails). */
   buildAttempts: number

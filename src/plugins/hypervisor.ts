@@ -30,6 +30,20 @@ export interface ImageInfo {
   sha256?: string
 }
 
+/** A port the host forwards into the guest: `host` is "ADDRESS:PORT" on the host. */
+export interface PortForward {
+  guest: number
+  host: string
+  proto: 'tcp' | 'udp'
+}
+
+/** A forward asked for (`--publish HOST_PORT:GUEST_PORT/PROTO`); host port 0 = any free port. */
+export interface PortRequest {
+  guest: number
+  host: number
+  proto: 'tcp' | 'udp'
+}
+
 export interface Attachment {
   type: 'cdrom' | 'disk'
   path: string
@@ -46,6 +60,8 @@ export interface GuestSpec {
   /** SMBIOS system fields, e.g. {serial: 'ds=nocloud-net;s=…'}. */
   smbios?: Record<string, string>
   attachments?: Attachment[]
+  /** Host ports forwarded to the guest (from forwardPorts()). */
+  forwards?: PortForward[]
   /** Host NUMA nodes the guest is pinned to; one guest cell per entry. Absent: not pinned. */
   numa?: GuestNumaCell[]
 }
@@ -100,6 +116,15 @@ export interface HypervisorBackend extends Closable {
   consoleLog(id: string): Promise<string>
   /** Addresses the hypervisor knows for the guest (may be empty). */
   guestAddresses(id: string): Promise<string[]>
+  /**
+   * Host ports for a guest whose network the host cannot reach directly
+   * (NAT): `requested` plus SSH (guest port 22), each on a port no other
+   * guest on this host has; an empty list where the guest's own address is
+   * reachable. The ports are the guest's until destroy().
+   */
+  forwardPorts?(id: string, requested: PortRequest[]): Promise<PortForward[]>
+  /** The MAC address the guest's NIC gets, when the hypervisor chooses it. */
+  macAddress?(id: string): string
   listImages(): Promise<CachedImage[]>
   /** Remove cached images no guest on this host uses; returns what was removed. */
   pruneImages(): Promise<CachedImage[]>

@@ -11,7 +11,7 @@ import {readBoundedText} from '../input/bounded-file.js'
 import {quote} from '../output/escape.js'
 import {type InstanceSpec, UUID} from '../instances/model.js'
 import {type DiskFrom, shapeRequest, totalResources} from './groups.js'
-import type {DiskStrategy, ImageSource} from '../plugins/hypervisor.js'
+import type {DiskStrategy, ImageSource, PortRequest} from '../plugins/hypervisor.js'
 import type {RequestGroup, RequestGroupFilter, ResourceRequest} from '../plugins/scheduler.js'
 
 export interface CreateInput {
@@ -38,6 +38,8 @@ export interface CreateInput {
   userDataFile?: string
   /** KEY=VALUE pairs. */
   meta?: string[]
+  /** HOST_PORT:GUEST_PORT[/tcp|udp]. */
+  publish?: string[]
 }
 
 export interface Catalog {
@@ -161,6 +163,9 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     throw new EcError('usage', 'missing --image: give a configured image name, an http(s) URL or a path to a disk image')
   }
 
+  const image = resolveImage(input.image.trim(), catalog.images, cwd)
+  const publish = parsePublish(input.publish ?? [])
+  const keyFile = input.keyFiles?.[0] === undefined ? undefined : resolve(cwd, input.keyFiles[0])
   return {
     vcpus: resources.VCPU,
     memoryMb: resources.MEMORY_MB,
@@ -170,12 +175,15 @@ export function buildSpec(input: CreateInput, catalog: Catalog, cwd = process.cw
     forbiddenTraits: [...forbidden].sort(),
     memberOf,
     request,
-    image: resolveImage(input.image.trim(), catalog.images, cwd),
+    image,
     flavor: flavorName,
     diskStrategy: input.diskStrategy,
     publicKeys: (input.keyFiles ?? []).flatMap((file) => readPublicKeys(resolve(cwd, file))),
     userData: input.userDataFile === undefined ? undefined : readUserData(resolve(cwd, input.userDataFile), maxUserDataBytes),
     meta: parseMeta(input.meta ?? []),
+    ...(publish.length > 0 ? {publish} : {}),
+    user: catalog.images[image.ref]?.user ?? DEFAULT_SSH_USER,
+    ...(keyFile ? {keyFile} : {}),
   }
 }
 
@@ -186,6 +194,30 @@ function optional<K extends string>(key: K, values: string[]): Partial<Record<K,
 /** What the scheduler is asked for; records from before request groups carry only the flat fields. */
 export function resourceRequestOf(spec: InstanceSpec): ResourceRequest {
   return spec.request ?? {resources: spec.resources, requiredTraits: spec.requiredTraits, forbiddenTraits: spec.forbiddenTraits, memberOf: spec.memberOf}
+}
+
+/** Who `ec instance ssh` logs in as when the image does not say: Debian's cloud images' user. */
+export const DEFAULT_SSH_USER = 'debian'
+
+/** Docker's form: HOST_PORT:GUEST_PORT[/tcp|udp], HOST_PORT 0 for any free port. */
+export function parsePublish(values: string[]): PortRequest[] {
+  const requests: PortRequest[] = []
+  for (const value of values) {
+    const match = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(value.trim())
+    const [host, guest] = match ? [Number(match[1]), Number(match[2])] : [Number.NaN, Number.NaN]
+    if (!match || host > 65_535 || guest < 1 || guest > 65_535) {
+      throw new EcError('usage', `--publish ${quote(value)} is not HOST_PORT:GUEST_PORT[/tcp|udp] with ports 1-65535 (HOST_PORT 0 picks a free one), e.g. 8080:80`)
+    }
+
+    const proto = (match[3] ?? 'tcp') as PortRequest['proto']
+    if (requests.some((r) => r.proto === proto && (r.guest === guest || (host !== 0 && r.host === host)))) {
+      throw new EcError('usage', `--publish ${quote(value)} repeats a port another --publish already uses`)
+    }
+
+    requests.push({host, guest, proto})
+  }
+
+  return requests
 }
 
 /** Every key line of an OpenSSH public key file (authorized_keys style). */

@@ -3,7 +3,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {buildSpec, parseRawRequest, validateName} from '../../src/scheduling/request.js'
+import {buildSpec, parsePublish, parseRawRequest, validateName} from '../../src/scheduling/request.js'
 import {failure} from '../helpers/failure.js'
 
 const catalog = {
@@ -196,5 +196,33 @@ describe('resource requests', () => {
     const meta = failure(() => buildSpec({flavor: 'small', image: 'debian', meta: ['novalue']}, catalog, dir))
     expect(meta.reason).to.equal('usage')
     expect(meta.message).to.equal('--meta "novalue" is not KEY=VALUE (letters, digits, . _ - in the key)')
+  })
+
+  it('takes --publish Docker-style, tcp unless it says udp, and refuses anything else in one line', () => {
+    expect(parsePublish(['8080:80', '0:8000/tcp', '5353:53/udp'])).to.deep.equal([
+      {host: 8080, guest: 80, proto: 'tcp'},
+      {host: 0, guest: 8000, proto: 'tcp'},
+      {host: 5353, guest: 53, proto: 'udp'},
+    ])
+    for (const bad of ['80', '8080:0', '70000:80', '8080:80/sctp', 'a:b', '8080:80:1']) {
+      const error = failure(() => parsePublish([bad]))
+      expect(error.reason, bad).to.equal('usage')
+      expect(error.message, bad).to.equal(`--publish "${bad}" is not HOST_PORT:GUEST_PORT[/tcp|udp] with ports 1-65535 (HOST_PORT 0 picks a free one), e.g. 8080:80`)
+    }
+
+    expect(failure(() => parsePublish(['8080:80', '8080:81'])).message).to.match(/repeats a port/)
+    expect(failure(() => parsePublish(['8080:80', '0:80'])).message).to.match(/repeats a port/)
+    expect(parsePublish(['8080:80', '8080:80/udp'])).to.have.length(2)
+  })
+
+  it("records the image's ssh user (default debian), the first key file, and --publish in the spec", () => {
+    writeFileSync(join(dir, 'id.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB me@host\n')
+    const debian = buildSpec({flavor: 'small', image: 'debian', keyFiles: ['id.pub'], publish: ['0:80']}, catalog, dir)
+    expect(debian).to.deep.include({user: 'debian', keyFile: join(dir, 'id.pub'), publish: [{host: 0, guest: 80, proto: 'tcp'}]})
+    const withAlpine = {...catalog, images: {...catalog.images, alpine: {path: '/srv/alpine.qcow2', user: 'alpine'}}}
+    const alpine = buildSpec({flavor: 'small', image: 'alpine'}, withAlpine, dir)
+    expect(alpine.user).to.equal('alpine')
+    expect(alpine).not.to.have.property('keyFile')
+    expect(alpine).not.to.have.property('publish')
   })
 })

@@ -15,6 +15,8 @@ export interface LibvirtSection {
   diskStrategy: DiskStrategy
   /** The image partition `resize` expands into the bigger disk. */
   resizePartition: string
+  /** With user networking: the host address guests' forwarded ports (SSH, --publish) listen on. */
+  forwardAddress?: string
   instancesDir?: string
   imageCacheDir?: string
 }
@@ -28,6 +30,7 @@ export interface LibvirtSettings {
   network: NetworkSettings
   diskStrategy: DiskStrategy
   resizePartition: string
+  forwardAddress: string
   instancesDir: string
   imageCacheDir: string
 }
@@ -54,6 +57,7 @@ export const libvirtSection: ConfigSection = {
       },
       diskStrategy: {enum: ['overlay', 'copy', 'resize']},
       resizePartition: {type: 'string', pattern: '^/dev/[a-z]+[0-9]+$'},
+      forwardAddress: {type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$'},
       instancesDir: {type: 'string', minLength: 1},
       imageCacheDir: {type: 'string', minLength: 1},
     },
@@ -95,6 +99,7 @@ export function resolveSettings(section: Partial<LibvirtSection>, stateDir: stri
     network,
     diskStrategy: section.diskStrategy ?? 'overlay',
     resizePartition: section.resizePartition ?? '/dev/sda1',
+    forwardAddress: section.forwardAddress ?? '127.0.0.1',
     instancesDir: resolve(section.instancesDir ?? join(base, 'instances')),
     imageCacheDir: resolve(section.imageCacheDir ?? join(base, 'images')),
   }

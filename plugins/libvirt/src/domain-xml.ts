@@ -13,6 +13,12 @@ import type {DomainType} from './virt-type.js'
 /** Namespace of ec's element under <metadata>; libvirt keeps one element per namespace. */
 export const EC_METADATA_NAMESPACE = 'http://ec.invalid/xmlns/libvirt/instance/1'
 
+/** libvirt's namespace for qemu command-line additions (<qemu:commandline>). */
+export const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0'
+
+/** The PCI slot of the NIC ec adds on qemu's command line. */
+const FORWARDING_NIC_PCI_SLOT = '0x1e'
+
 /** The fields libvirt accepts under <sysinfo type='smbios'><system>. */
 export const SMBIOS_SYSTEM_FIELDS = ['manufacturer', 'product', 'version', 'serial', 'uuid', 'sku', 'family'] as const
 
@@ -97,7 +103,9 @@ export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}
     }
   }
 
-  addInterface(devices, network, spec.id)
+  const forwarded = network.mode === 'user' && (spec.forwards ?? []).length > 0
+  if (forwarded) addForwardingUserNetwork(domain, spec)
+  else addInterface(devices, network, spec.id)
 
   const serial = devices.ele('serial', {type: 'pty'})
   // virtlogd writes the log (and rotates it), so it fills even when nobody is attached.
@@ -108,6 +116,26 @@ export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}
   devices.ele('rng', {model: 'virtio'}).ele('backend', {model: 'random'}).txt('/dev/urandom')
 
   return domain.end({prettyPrint: true, headless: true})
+}
+
+/**
+ * User networking with host port forwards. libvirt 9.0's <interface
+ * type='user'> cannot forward ports (its <portForward> needs the passt
+ * backend, which 9.0 rejects), so the NIC is qemu's own slirp netdev with
+ * hostfwd rules, given on qemu's command line. Being part of the definition,
+ * the forwards exist whenever qemu runs — from every start, whoever starts
+ * it — and go with it; nothing has to re-add them after a restart. libvirt
+ * marks such domains tainted (custom-argv) in its log; that is all.
+ */
+function addForwardingUserNetwork(domain: XMLBuilder, spec: GuestSpec): void {
+  const rules = (spec.forwards ?? []).map(({proto, host, guest}) => `hostfwd=${proto}:${host}-:${guest}`)
+  const commandline = domain.ele(QEMU_NAMESPACE, 'qemu:commandline')
+  // qemu would put the NIC in the first free PCI slot before libvirt's own
+  // devices take theirs (from slot 2 up); the last slots are never libvirt's.
+  const nic = `virtio-net-pci,netdev=ecnet0,mac=${stableMacAddress(spec.id)},addr=${FORWARDING_NIC_PCI_SLOT}`
+  for (const value of ['-netdev', ['user', 'id=ecnet0', ...rules].join(','), '-device', nic]) {
+    commandline.ele(QEMU_NAMESPACE, 'qemu:arg', {value})
+  }
 }
 
 /** The <title> of a domain's XML (ec keeps the instance's name there), or '' without one. */

@@ -11,6 +11,8 @@ import type {
   ImageInfo,
   ImageSource,
   Logger,
+  PortForward,
+  PortRequest,
   PreparedDisk,
   ProgressReporter,
   ServiceHealth,
@@ -22,10 +24,11 @@ import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
 import {prepareDisk} from './disks.js'
 import {toGuestState} from './domain-state.js'
-import {buildDomainXml, readDomainTitle} from './domain-xml.js'
+import {buildDomainXml, readDomainTitle, stableMacAddress} from './domain-xml.js'
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'
 import {ImageStore} from './image-store.js'
+import {forwardsInDomainXml, PortAllocator} from './ports.js'
 import {imageInfo} from './qemu-img.js'
 import {assertInstanceId, domainName, instanceIdOf, InstancePaths, isInstanceId} from './naming.js'
 import {leasedAddresses, libvirtVersion, undefineWithState} from './virsh.js'
@@ -39,6 +42,7 @@ const NOT_RUNNING = /not running|domain is not active/i
 export class LibvirtHypervisor implements HypervisorBackend {
   readonly paths: InstancePaths
   private readonly images: ImageStore
+  private readonly ports: PortAllocator
   private version?: Promise<string | undefined>
 
   constructor(
@@ -48,6 +52,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
   ) {
     this.paths = new InstancePaths(settings.instancesDir)
     this.images = new ImageStore(settings.imageCacheDir)
+    this.ports = new PortAllocator(settings.forwardAddress, () => this.definedForwards())
   }
 
   static async create(section: Partial<LibvirtSection>, stateDir: string, log?: Logger): Promise<LibvirtHypervisor> {
@@ -140,6 +145,37 @@ export class LibvirtHypervisor implements HypervisorBackend {
     })
     // Files go last: if libvirt failed, a retry still finds everything to clean up.
     await rm(this.paths.dir(id), {recursive: true, force: true})
+    this.ports.release(id)
+  }
+
+  /**
+   * Under user networking the host reaches a guest only through forwarded
+   * ports. On the test driver no guest runs, so nothing would listen: none.
+   */
+  async forwardPorts(id: string, requested: PortRequest[]): Promise<PortForward[]> {
+    assertInstanceId(id)
+    if (this.settings.network.mode !== 'user' || isTestUri(this.settings.uri)) return []
+    return this.ports.allocate(id, requested)
+  }
+
+  macAddress(id: string): string {
+    return stableMacAddress(id)
+  }
+
+  /** The forwards every ec domain on this connection is defined with. */
+  private async definedForwards(): Promise<PortForward[]> {
+    return this.withLibvirt('list forwarded ports', async (hypervisor) => {
+      const forwards: PortForward[] = []
+      for (const domain of await hypervisor.connectListAllDomains()) {
+        try {
+          if (instanceIdOf(await domain.getName())) forwards.push(...forwardsInDomainXml(await domain.getXMLDesc()))
+        } catch (error) {
+          if (!isDomainNotFound(error)) throw error
+        }
+      }
+
+      return forwards
+    })
   }
 
   async list(): Promise<GuestSummary[]> {

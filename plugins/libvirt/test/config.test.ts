@@ -31,6 +31,7 @@ describe('libvirt config section', () => {
       network: {mode: 'user'},
       diskStrategy: 'overlay',
       resizePartition: '/dev/sda1',
+      forwardAddress: '127.0.0.1',
       instancesDir: '/var/lib/ec/instances',
       imageCacheDir: '/var/lib/ec/images',
     })

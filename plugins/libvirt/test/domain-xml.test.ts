@@ -1,7 +1,8 @@
 import {expect} from 'chai'
 
 import type {NetworkSettings} from '../src/config.js'
-import {buildDomainXml, driveLetters, EC_METADATA_NAMESPACE, readDomainTitle, stableMacAddress} from '../src/domain-xml.js'
+import {buildDomainXml, driveLetters, EC_METADATA_NAMESPACE, QEMU_NAMESPACE, readDomainTitle, stableMacAddress} from '../src/domain-xml.js'
+import {forwardsInDomainXml} from '../src/ports.js'
 import type {DomainType} from '../src/virt-type.js'
 import {guestSpec, only, parseXml} from './helpers.js'
 
@@ -117,6 +118,27 @@ describe('domain XML', () => {
     expect(only(nic, 'model').getAttribute('type')).to.equal('virtio')
     expect(nic.getElementsByTagName('source')).to.have.length(0)
     expect(only(nic, 'mac').getAttribute('address')).to.equal(stableMacAddress(spec.id)).and.match(/^52:54:00(:[0-9a-f]{2}){3}$/)
+  })
+
+  it("forwards host ports under user networking with qemu's own NIC, readable back from the XML", () => {
+    const forwards = [
+      {guest: 22, host: '127.0.0.1:40022', proto: 'tcp' as const},
+      {guest: 53, host: '127.0.0.1:40053', proto: 'udp' as const},
+    ]
+    const {spec, domain, xml} = build({spec: {forwards}})
+    expect(domain.getElementsByTagName('interface')).to.have.length(0)
+    const args = [...domain.getElementsByTagNameNS(QEMU_NAMESPACE, 'arg')].map((a) => a.getAttribute('value'))
+    expect(args).to.deep.equal([
+      '-netdev',
+      'user,id=ecnet0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=udp:127.0.0.1:40053-:53',
+      '-device',
+      `virtio-net-pci,netdev=ecnet0,mac=${stableMacAddress(spec.id)},addr=0x1e`,
+    ])
+    expect(forwardsInDomainXml(xml)).to.deep.equal(forwards)
+    // where the guest's address is reachable there is nothing to forward
+    const bridged = build({spec: {forwards}, network: {mode: 'bridge', name: 'br0'}})
+    expect(bridged.domain.getElementsByTagNameNS(QEMU_NAMESPACE, 'arg')).to.have.length(0)
+    expect(bridged.domain.getElementsByTagName('interface')).to.have.length(1)
   })
 
   it('connects to a libvirt network or a bridge by name', () => {

@@ -47,7 +47,8 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
     'key-file': Flags.string({description: 'OpenSSH public key file for the guest, at most 64 KiB (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
     'user-data': Flags.string({description: 'User-data file for cloud-init, any format (limit: scheduling.maxUserDataBytes).'}),
-    meta: Flags.string({description: 'Custom metadata KEY=VALUE (repeatable).', multiple: true}),
+    meta: Flags.string({description: 'Custom metadata KEY=VALUE (repeatable); the guest sees it in every metadata layout.', multiple: true}),
+    publish: Flags.string({char: 'p', description: 'Forward a host port to a guest port, HOST_PORT:GUEST_PORT[/tcp|udp] (repeatable; HOST_PORT 0 = any free port).', multiple: true}),
     wait: Flags.boolean({allowNo: true, description: 'Follow the build until ACTIVE (default: on when stdout is a terminal).'}),
   }
 
@@ -78,6 +79,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
         keyFiles: this.flags['key-file'],
         userDataFile: this.flags['user-data'],
         meta: this.flags.meta,
+        publish: this.flags.publish,
       },
       config.values,
       process.cwd(),
