@@ -13,6 +13,18 @@ export function displayState(record: InstanceRecord): string {
   return isStalePending(record) ? 'PENDING (stale: its create stopped; delete it)' : record.state
 }
 
+/** Where to reach the guest: its own address, else (user networking) the host endpoint forwarded to its SSH port. */
+export function wayIn(record: InstanceRecord): string | undefined {
+  if (record.address) return record.address
+  const ssh = record.ports?.find((p) => p.guest === 22 && p.proto === 'tcp')
+  return ssh ? `${ssh.host} (ssh)` : undefined
+}
+
+/** "127.0.0.1:41022→22/tcp, …" */
+export function formatPorts(record: InstanceRecord): string | undefined {
+  return record.ports?.map((p) => `${p.host}→${p.guest}/${p.proto}`).join(', ') || undefined
+}
+
 export function formatResources(resources: Record<string, number> | undefined): string {
   if (!resources) return '-'
   return Object.entries(resources)
@@ -30,11 +42,14 @@ export function describeInstance(record: InstanceRecord): string {
     ['error', record.error ? `${record.error.reason} (at ${record.error.step ?? '?'}, ${record.error.at})` : undefined],
     ['host', record.host ? `${record.host.name} (${record.host.id})` : undefined],
     ['address', record.address],
+    ['ports', formatPorts(record)],
+    ['host keys', record.hostKeys?.map((k) => k.split(' ')[0]).join(', ')],
     ['flavor', spec.flavor],
     ['resources', formatResources(spec.resources)],
     ['allocations', record.allocations ? formatResources(record.allocations) : 'none'],
     ['traits', [...spec.requiredTraits, ...spec.forbiddenTraits.map((t) => `!${t}`)].join(',') || undefined],
     ['image', spec.image.ref],
+    ['meta', Object.entries(spec.meta ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || undefined],
     ['created', record.createdAt],
     ['updated', record.updatedAt],
   ]
@@ -63,7 +78,7 @@ export const INSTANCE_LISTING: ListingSpec<InstanceRecord> = {
     {name: 'memory', value: (r) => r.spec.memoryMb, format: (v) => `${v}M`},
     {name: 'disk', value: (r) => r.spec.diskGb, format: (v) => `${v}G`},
     {name: 'image', value: (r) => r.spec.image.ref},
-    {name: 'address', value: (r) => r.address},
+    {name: 'address', value: (r) => wayIn(r)},
     {name: 'created', value: (r) => r.createdAt},
   ],
   defaultColumns: ['name', 'id', 'state', 'host', 'vcpus', 'memory', 'disk', 'address', 'created'],
