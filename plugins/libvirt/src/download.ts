@@ -14,8 +14,28 @@ export interface DownloadOptions {
   /** Expected sha256 (hex); a mismatch fails the download and leaves nothing behind. */
   sha256?: string
   signal?: AbortSignal
-  /** Whole percents, each at most once; only when the server sends a length. */
-  onPercent?: (percent: number) => void
+  /** At each new whole percent (when the server sends a length) and at most every PROGRESS_MS otherwise. */
+  onProgress?: (progress: DownloadProgress) => void
+}
+
+export interface DownloadProgress {
+  bytes: number
+  /** From Content-Length; undefined when the server does not say. */
+  totalBytes?: number
+  percent?: number
+  /** Averaged since the first byte. */
+  bytesPerSecond: number
+}
+
+const PROGRESS_MS = 500
+
+/** "45.2 MB of 180.0 MB, 3.1 MB/s" */
+export function describeProgress({bytes, totalBytes, bytesPerSecond}: DownloadProgress): string {
+  return `${megabytes(bytes)}${totalBytes ? ` of ${megabytes(totalBytes)}` : ''}, ${megabytes(bytesPerSecond)}/s`
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`
 }
 
 export interface Downloaded {
@@ -24,7 +44,7 @@ export interface Downloaded {
 }
 
 export async function download(url: string, path: string, options: DownloadOptions = {}): Promise<Downloaded> {
-  const {signal, onPercent} = options
+  const {signal, onProgress} = options
   let response: Response
   try {
     response = await fetch(url, {signal, redirect: 'follow'})
@@ -44,13 +64,22 @@ export async function download(url: string, path: string, options: DownloadOptio
   const hash = createHash('sha256')
   let bytes = 0
   let lastPercent = -1
+  let lastReport = 0
+  let firstByteAt = 0
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk)
+      const at = Date.now()
+      firstByteAt ||= at
       bytes += chunk.length
-      if (total > 0 && onPercent) {
-        const percent = Math.min(100, Math.floor((bytes * 100) / total))
-        if (percent !== lastPercent) onPercent((lastPercent = percent))
+      if (onProgress) {
+        const percent = total > 0 ? Math.min(100, Math.floor((bytes * 100) / total)) : undefined
+        if ((percent !== undefined && percent !== lastPercent) || at - lastReport >= PROGRESS_MS) {
+          lastPercent = percent ?? lastPercent
+          lastReport = at
+          const seconds = Math.max((at - firstByteAt) / 1000, 0.001)
+          onProgress({bytes, totalBytes: total > 0 ? total : undefined, percent, bytesPerSecond: Math.round(bytes / seconds)})
+        }
       }
 
       callback(null, chunk)

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import type {ImageInfo, ImageSource, ProgressReporter} from 'ec/plugins'
 
 import {LibvirtBackendError, messageOf} from './errors.js'
-import {download} from './download.js'
+import {describeProgress, download} from './download.js'
 import {ToolFailedError} from './exec.js'
 import {imageInfo} from './qemu-img.js'
 
@@ -202,8 +202,9 @@ export class ImageStore {
     const downloaded = await download(url, path, {
       sha256,
       signal: entry.controller.signal,
-      onPercent(percent) {
-        for (const reporter of entry.reporters) reporter({phase: 'image', percent})
+      onProgress(progress) {
+        const message = `downloading: ${describeProgress(progress)}`
+        for (const reporter of entry.reporters) reporter({phase: 'image', percent: progress.percent, message})
       },
     })
     const record: CacheRecord = {url, ...downloaded}
