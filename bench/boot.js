@@ -8,7 +8,14 @@
 // (b) Disk preparation time for overlay, copy and resize at 1, 10 and 50 GB
 //     requested sizes (the libvirt backend's prepareDisk, in-process);
 //     target: overlay under 100 ms and flat across sizes.
-// Guests boot the test image under TCG through the system libvirtd.
+// (c) The real Debian 12 cloud image (scripts/build-debian-image.sh): ec
+//     `create --wait` to ACTIVE (its phone-home after cloud-init's final
+//     stage) and on to the first successful `ec instance ssh … true`, beside
+//     `virsh create` of the same XML (ec's guest stopped, its forwards
+//     dropped, a fresh overlay) to the guest's "Cloud-init v. … finished"
+//     console line. Medians of BENCH_DEBIAN_RUNS (default 1; 0 skips it: each
+//     run is minutes under TCG); target: ec ≤ 1.1× the virsh path.
+// Guests boot under TCG through the system libvirtd.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -18,6 +25,8 @@ import {fileURLToPath} from 'node:url'
 import {freePort, median, round} from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const DEBIAN_RUNS = Number(process.env.BENCH_DEBIAN_RUNS ?? 1)
+const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at/
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'bin', 'run.js')
 const BOOT_LINE = 'ec-test: boot'
@@ -38,6 +47,7 @@ async function bootLine(file, start, timeoutMs = 120_000) {
 }
 
 const image = execFileSync('bash', [join(root, 'scripts', 'build-test-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1)
+const debianImage = DEBIAN_RUNS > 0 ? execFileSync('bash', [join(root, 'scripts', 'build-debian-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1) : undefined
 const dir = mkdtempSync(join(tmpdir(), 'ec-bench-boot-'))
 chmodSync(dir, 0o755) // qemu runs as libvirt-qemu
 const instancesDir = join(dir, 'instances')
@@ -50,14 +60,63 @@ writeFileSync(
     `controlPlane: {etcd: {clientPort: ${clientPort}, peerPort: ${peerPort}}, placement: {port: ${placementPort}}}`,
     `libvirt: {uri: "qemu:///system", instancesDir: ${instancesDir}, imageCacheDir: ${join(dir, 'cache')}}`,
     `metadata: {port: ${metadataPort}, dataDir: ${join(dir, 'metadata')}}`,
-    'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}}',
-    `images: {test: {path: ${image}}}`,
+    // (c) stops ec's guest behind its back: the agent must not notice before the run is over.
+    'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}, guestCheckSeconds: 86400, guestReadyTimeoutSeconds: 3600}',
+    `images: {test: {path: ${image}}${debianImage ? `, debian: {path: ${debianImage}}` : ''}}`,
   ].join('\n') + '\n',
 )
 const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
 const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
 const virsh = (...args) => execFileSync('virsh', ['-c', 'qemu:///system', ...args], {encoding: 'utf8'})
 let agent
+
+/** `ec …` without blocking the event loop; resolves with its exit code and output. */
+function run(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    let [stdout, stderr] = ['', '']
+    child.stdout.on('data', (c) => (stdout += c))
+    child.stderr.on('data', (c) => (stderr += c))
+    child.once('exit', (code) => resolve({code, stdout, stderr}))
+  })
+}
+
+/**
+ * `virsh create` of a copy of ec's domain XML on a fresh overlay of `baseImage`:
+ * its own name, uuid and console log, no forwards (ec's ports stay ec's).
+ * Seconds until `line` shows on its console.
+ */
+async function virshCopyTo(domainXml, baseImage, line, diskBytes, timeoutMs = 1_800_000) {
+  const uuid = randomUUID()
+  const own = join(instancesDir, `virsh-${uuid}`)
+  mkdirSync(own, {recursive: true})
+  const disk = join(own, 'disk.qcow2')
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', baseImage, '-F', 'qcow2', disk, String(diskBytes)])
+  const xml = domainXml
+    .replace(/<name>[^<]+<\/name>/, `<name>bench-${uuid}</name>`)
+    .replace(/<uuid>[^<]+<\/uuid>/, `<uuid>${uuid}</uuid>`)
+    .replace(/<mac address='[^']+'\/>/, '')
+    .replace(/,hostfwd=[^,']+/g, '')
+    .replace(/<source file='[^']*disk\.qcow2'[^/]*\/>/, `<source file='${disk}'/>`)
+    .replace(/file='[^']*console\.log'/g, `file='${join(own, 'console.log')}'`)
+    .replace(/<backingStore[\s\S]*?<\/backingStore>/g, '')
+  const file = join(own, 'domain.xml')
+  writeFileSync(file, xml)
+  const start = process.hrtime.bigint()
+  virsh('create', file)
+  try {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const log = join(own, 'console.log')
+      if (existsSync(log) && line.test(readFileSync(log, 'utf8'))) return seconds(start)
+      if (Date.now() > deadline) throw new Error(`no ${line} in ${log}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  } finally {
+    virsh('destroy', `bench-${uuid}`)
+    rmSync(own, {recursive: true, force: true})
+  }
+}
 
 try {
   if (ec(['up']).status !== 0) throw new Error('ec up failed')
@@ -91,26 +150,8 @@ try {
   // The same domain, by hand: a fresh overlay, its own name, uuid, MAC and console log.
   const virshTimes = []
   for (let i = 0; i < RUNS + 1; i++) {
-    const uuid = randomUUID()
-    const own = join(instancesDir, `virsh-${uuid}`)
-    mkdirSync(own, {recursive: true})
-    const disk = join(own, 'disk.qcow2')
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', disk, String(1024 ** 3)])
-    const xml = domainXml
-      .replace(/<name>[^<]+<\/name>/, `<name>bench-${uuid}</name>`)
-      .replace(/<uuid>[^<]+<\/uuid>/, `<uuid>${uuid}</uuid>`)
-      .replace(/<mac address='[^']+'\/>/, '')
-      .replace(/<source file='[^']*disk\.qcow2'[^/]*\/>/, `<source file='${disk}'/>`)
-      .replace(/file='[^']*console\.log'/g, `file='${join(own, 'console.log')}'`)
-      .replace(/<backingStore[\s\S]*?<\/backingStore>/g, '')
-    const file = join(own, 'domain.xml')
-    writeFileSync(file, xml)
-    const start = process.hrtime.bigint()
-    virsh('create', file)
-    const elapsed = await bootLine(join(own, 'console.log'), start)
+    const elapsed = await virshCopyTo(domainXml, image, new RegExp(BOOT_LINE), 1024 ** 3, 120_000)
     if (i > 0) virshTimes.push(elapsed)
-    virsh('destroy', `bench-${uuid}`)
-    rmSync(own, {recursive: true, force: true})
   }
 
   // (b) disk preparation, in-process, on the same image.
@@ -128,6 +169,41 @@ try {
     }
   }
 
+  // (c) the Debian image: ec to ACTIVE and to ssh, virsh to cloud-init's final line.
+  const debian = {}
+  if (debianImage) {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')])
+    const [active, sshable, direct] = [[], [], []]
+    for (let i = 0; i < DEBIAN_RUNS; i++) {
+      const name = `deb${i}`
+      const start = process.hrtime.bigint()
+      const created = await run(['instance', 'create', name, '--vcpus', '1', '--memory', '1024', '--disk', '3', '--image', 'debian', '--key-file', join(dir, 'id_ed25519.pub'), '--wait', '--json'])
+      if (created.code !== 0) throw new Error(`create ${name}: ${created.stderr}`)
+      active.push(seconds(start))
+      for (const deadline = Date.now() + 600_000; (await run(['instance', 'ssh', name, '--', 'true'])).code !== 0; ) {
+        if (Date.now() > deadline) throw new Error(`no ssh into ${name}`)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+
+      sshable.push(seconds(start))
+      const {id} = JSON.parse(created.stdout)
+      const xml = virsh('dumpxml', `ec-${id}`)
+      virsh('destroy', `ec-${id}`) // its seed stays published: the copy reads the same metadata
+      direct.push(await virshCopyTo(xml, debianImage, CLOUD_INIT_FINISHED, 3 * 1024 ** 3))
+      ec(['instance', 'delete', name])
+    }
+
+    Object.assign(debian, {
+      debian_runs: DEBIAN_RUNS,
+      debian_ec_to_active_s: round(median(active), 1),
+      debian_ec_to_ssh_s: round(median(sshable), 1),
+      debian_virsh_to_cloud_init_finished_s: round(median(direct), 1),
+      debian_ratio_active: round(median(active) / median(direct), 2),
+      debian_ratio_ssh: round(median(sshable) / median(direct), 2),
+      debian_target_ratio: 1.1,
+    })
+  }
+
   const ecMedian = median(ecTimes)
   const virshMedian = median(virshTimes)
   const overlay = [disks.overlay_1gb_ms, disks.overlay_10gb_ms, disks.overlay_50gb_ms]
@@ -140,6 +216,7 @@ try {
     target_ratio: 1.15,
     ...disks,
     overlay_target_ms: 100,
+    ...debian,
   }
   figures.boot_within_target = figures.ratio <= figures.target_ratio
   figures.overlay_within_target = Math.max(...overlay) < 100
