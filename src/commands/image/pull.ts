@@ -19,7 +19,7 @@ export default class ImagePull extends EcCommand<typeof ImagePull> {
   }
 
   /** One line, for scripts that read the last line. */
-  protected override logJson(json: unknown): void {
+  public override logJson(json: unknown): void {
     process.stdout.write(JSON.stringify(json) + '\n')
   }
 
