@@ -46,7 +46,7 @@ function portAnswers(hostPort: string): Promise<boolean> {
 }
 
 describe('a Debian 12 cloud image through ec (TCG)', function () {
-  this.timeout(1_800_000)
+  this.timeout(2_700_000)
   let cp: TestControlPlane
   let store: InstanceStore
   let agent: RunningAgent
@@ -84,8 +84,10 @@ describe('a Debian 12 cloud image through ec (TCG)', function () {
         'backends: {metadata: mdserver}',
         `libvirt: {uri: "qemu:///system", instancesDir: ${join(work, 'instances')}, imageCacheDir: ${join(work, 'cache')}}`,
         `metadata: {port: ${metadataPort}, dataDir: ${join(work, 'metadata')}}`,
+        // A loaded 2-core machine has taken 15 minutes to boot it under TCG.
+        'scheduling: {waitTimeoutSeconds: 1800}',
         'compute:',
-        '  guestReadyTimeoutSeconds: 900',
+        '  guestReadyTimeoutSeconds: 1800',
         '  inventory: {VCPU: 8, MEMORY_MB: 4096, DISK_GB: 100}',
         '  reserved: {MEMORY_MB: 0}',
         'images:',
@@ -108,7 +110,7 @@ describe('a Debian 12 cloud image through ec (TCG)', function () {
     const created = await ec(
       ['instance', 'create', 'web', '--vcpus', '1', '--memory', '1024', '--disk', '3', '--image', 'debian', '--key-file', join(work, 'id_ed25519.pub'),
         '--user-data', join(work, 'user-data'), '--meta', 'role=web', '--publish', '0:8000', '--wait', '--json'],
-      1_200_000,
+      1_900_000,
     )
     expect(created.code, `${created.stdout}\n${created.stderr}\n${agent.output()}`).to.equal(0)
     const vm = parseJson<InstanceRecord>(created)
