@@ -8,6 +8,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {ComputeConfig} from '../config/defaults.js'
+import {type AgentPresence, disabledMarker} from '../hosts/hosts.js'
 import {instanceIdOfAssignmentKey, keys} from '../instances/keys.js'
 import {type Assignment, type GuestInventory, type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
@@ -42,6 +43,8 @@ export interface AgentOptions {
   previousTraits?: string[]
   /** NUMA nodes reported as child providers; none: a flat host. */
   numaNodes?: NumaNode[]
+  /** The ec version, shown by ec host list. */
+  version: string
 }
 
 export class ComputeAgent {
@@ -96,9 +99,21 @@ export class ComputeAgent {
     await this.holdLiveness()
     const revision = await this.resync()
     await this.follow(revision)
-    await backends.scheduler.setSchedulable(identity.id, true)
     this.resyncTimer = setInterval(() => this.resyncSoon('periodic'), compute.resyncSeconds * 1000)
-    log.info(`host ${identity.name} (${identity.id}) is schedulable; following assignments from revision ${revision}`)
+    // An operator's `ec host disable` outlives this agent's restarts.
+    let disabled = await disabledMarker(backends.transport, identity.id)
+    if (!disabled) {
+      await backends.scheduler.setSchedulable(identity.id, true)
+      // A disable that raced this start wins: it was asked for after the start began.
+      disabled = await disabledMarker(backends.transport, identity.id)
+      if (disabled) await backends.scheduler.setSchedulable(identity.id, false)
+    }
+
+    if (disabled) {
+      log.info(`host ${identity.name} (${identity.id}) is up but stays out of scheduling: disabled by an operator${disabled.reason ? ` (${disabled.reason})` : ''}; ec host enable ${identity.name} puts it back; following assignments from revision ${revision}`)
+    } else {
+      log.info(`host ${identity.name} (${identity.id}) is schedulable; following assignments from revision ${revision}`)
+    }
   }
 
   /** The host nodes an instance's allocation takes VCPU and memory from, one guest cell each. */
@@ -270,7 +285,8 @@ export class ComputeAgent {
     const {transport} = this.options.backends
     const {identity, compute} = this.options
     const lease = await transport.grantLease(compute.leaseTtlSeconds)
-    const value = JSON.stringify({name: identity.name, pid: process.pid, since: now()})
+    const presence: AgentPresence = {name: identity.name, pid: process.pid, since: now(), address: compute.address, version: this.options.version}
+    const value = JSON.stringify(presence)
     await transport.commit([], [{op: 'put', key: keys.alive(identity.id), value, lease: lease.id}])
     this.lease = lease
     void lease.lost.then(async () => {

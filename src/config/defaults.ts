@@ -1,4 +1,4 @@
-import {availableParallelism, homedir, hostname} from 'node:os'
+import {availableParallelism, homedir, hostname, networkInterfaces} from 'node:os'
 import {join} from 'node:path'
 
 import type {BackendKind, ControlPlaneAddress} from '../plugins/backend.js'
@@ -29,6 +29,8 @@ export interface ControlPlaneConfig {
 export interface ComputeConfig {
   /** The host's name in Placement; default: the machine's hostname. */
   hostName: string
+  /** The address other machines reach this host at, shown by ec host list; default: its first non-loopback IPv4. */
+  address: string
   /** Builds and deletes that run at once; the rest wait in line. */
   workers: number
   leaseTtlSeconds: number
@@ -111,6 +113,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
     },
     compute: {
       hostName: hostname(),
+      address: primaryAddress(),
       workers: 8,
       leaseTtlSeconds: 10,
       shutdownGraceSeconds: 30,
@@ -158,4 +161,10 @@ export function etcdMemberAddresses(cp: ControlPlaneConfig): string[] {
 /** An address as the host part of a URL (IPv6 in brackets). */
 export function urlHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address
+}
+
+/** The machine's first non-internal IPv4 address, else its hostname. */
+function primaryAddress(): string {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => list ?? [])
+  return addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? hostname()
 }

@@ -51,6 +51,7 @@ export interface LoadOptions {
 // Core's own environment variables; plugin sections declare theirs.
 const CORE_ENV: Record<string, {path: string[]; type: EnvOverride['type']}> = {
   EC_STATE_DIR: {path: ['stateDir'], type: 'string'},
+  EC_COMPUTE_ADDRESS: {path: ['compute', 'address'], type: 'string'},
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveConfig> {

@@ -57,6 +57,7 @@ export const coreSchema = {
     additionalProperties: false,
     properties: {
       hostName: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$'},
+      address: {type: 'string', minLength: 1},
       workers: {type: 'integer', minimum: 1, maximum: 256},
       leaseTtlSeconds: {type: 'integer', minimum: 2},
       shutdownGraceSeconds: {type: 'number', minimum: 0},

@@ -12,6 +12,10 @@ export const keys = {
   alive: (hostId: string) => `hosts/${hostId}/alive`,
   /** Bound to the agent's lease: the guests its hypervisor has, rewritten at every resync (see GuestInventory). */
   guests: (hostId: string) => `hosts/${hostId}/guests`,
+  /** Set by `ec host disable`: the host stays out of scheduling, its agent's restarts included. */
+  disabled: (hostId: string) => `hosts/${hostId}/disabled`,
+  /** Everything ec keeps about one host. */
+  host: (hostId: string) => `hosts/${hostId}/`,
   hosts: () => 'hosts/',
 } as const
 
@@ -23,5 +27,11 @@ export function hostIdOfAliveKey(key: string): string | undefined {
 
 export function instanceIdOfAssignmentKey(key: string): string | undefined {
   const match = /^hosts\/[^/]+\/assigned\/([^/]+)$/.exec(key)
+  return match?.[1]
+}
+
+/** hosts/<hostId>/disabled → hostId (undefined for any other key). */
+export function hostIdOfDisabledKey(key: string): string | undefined {
+  const match = /^hosts\/([^/]+)\/disabled$/.exec(key)
   return match?.[1]
 }

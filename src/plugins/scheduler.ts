@@ -142,6 +142,8 @@ export interface SchedulerBackend extends Closable {
   registerHost(host: HostRegistration): Promise<HostIdentity>
   /** Take a host out of (or back into) scheduling without touching its allocations. */
   setSchedulable(hostId: string, schedulable: boolean): Promise<void>
+  /** Delete the host from scheduling for good; reason conflict while it holds allocations. Idempotent. */
+  removeHost(hostId: string): Promise<void>
   /** Find candidates and claim one atomically; throws with exit code noCapacity when none fits. */
   claim(consumerId: string, request: ResourceRequest, options?: ClaimOptions): Promise<Claim>
   /** Release every allocation of the consumer. Idempotent. */

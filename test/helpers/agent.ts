@@ -16,7 +16,14 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-export async function startAgent(env: NodeJS.ProcessEnv, name: string, stateDir: string, timeoutMs = 60_000): Promise<RunningAgent> {
+/** Resolves once the agent logs `readyLine` ("is schedulable" unless an operator disabled the host). */
+export async function startAgent(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  stateDir: string,
+  timeoutMs = 60_000,
+  readyLine = 'is schedulable',
+): Promise<RunningAgent> {
   const child = spawn(process.execPath, [EC_BIN, 'compute', 'start', '--name', name, '--state-dir', stateDir], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,9 +33,9 @@ export async function startAgent(env: NodeJS.ProcessEnv, name: string, stateDir:
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${name} not schedulable within ${timeoutMs} ms:\n${output}`)), timeoutMs)
+    const timer = setTimeout(() => reject(new Error(`agent ${name} did not log "${readyLine}" within ${timeoutMs} ms:\n${output}`)), timeoutMs)
     const check = () => {
-      if (output.includes('is schedulable')) {
+      if (output.includes(readyLine)) {
         clearTimeout(timer)
         resolve()
       }

@@ -61,6 +61,21 @@ export class PlacementScheduler implements SchedulerBackend {
     })
   }
 
+  async removeHost(hostId: string): Promise<void> {
+    assertUuid(hostId, 'host id')
+    try {
+      await this.client.deleteProvider(hostId)
+    } catch (error) {
+      if (error instanceof PlacementApiError && error.status === 409) {
+        throw new PlacementBackendError('conflict', `host ${this.hostNames.get(hostId) ?? hostId} still holds allocations; delete its instances first`, {cause: error})
+      }
+
+      throw error
+    }
+
+    this.hostNames.delete(hostId)
+  }
+
   /**
    * Ask for candidates, try them in policy order, re-ask when every one was
    * taken by a racing claim. The success path is one GET and one PUT.

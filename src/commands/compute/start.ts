@@ -48,6 +48,7 @@ export default class ComputeStart extends EcCommand<typeof ComputeStart> {
         traits,
         previousTraits,
         numaNodes: await numaTopology(compute),
+        version: this.config.version,
         backends: {
           transport: await this.backend(config, 'transport', open),
           scheduler: await this.backend(config, 'scheduler', open),

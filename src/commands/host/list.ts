@@ -1,12 +1,15 @@
 import {EcCommand} from '../../ec-command.js'
-import {hostIdOfAliveKey, keys} from '../../instances/keys.js'
+import type {AgentPresence, DisabledMarker} from '../../hosts/hosts.js'
+import {hostIdOfAliveKey, hostIdOfDisabledKey, keys} from '../../instances/keys.js'
 import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
 import type {HostUsage} from '../../plugins/scheduler.js'
 
 export interface HostListing extends HostUsage {
   alive: boolean
-  /** What the agent put in its liveness key: pid and since when. */
-  agent?: {pid: number; since: string}
+  /** What the agent put in its liveness key: pid, since when, address and ec version. */
+  agent?: AgentPresence
+  /** Set by ec host disable, with its reason. */
+  disabled?: DisabledMarker
 }
 
 export default class HostList extends EcCommand<typeof HostList> {
@@ -21,14 +24,17 @@ export default class HostList extends EcCommand<typeof HostList> {
     const transport = await this.backend(config, 'transport')
     const scheduler = await this.backend(config, 'scheduler')
     const [hosts, {items}] = await Promise.all([scheduler.listHosts(), transport.list(keys.hosts())])
-    const alive = new Map<string, {pid: number; since: string}>()
+    const alive = new Map<string, AgentPresence>()
+    const disabled = new Map<string, DisabledMarker>()
     for (const kv of items) {
       const id = hostIdOfAliveKey(kv.key)
-      if (id) alive.set(id, JSON.parse(kv.value) as {pid: number; since: string})
+      if (id) alive.set(id, JSON.parse(kv.value) as AgentPresence)
+      const disabledId = hostIdOfDisabledKey(kv.key)
+      if (disabledId) disabled.set(disabledId, JSON.parse(kv.value) as DisabledMarker)
     }
 
     const listing = hosts
-      .map((h) => ({...h, alive: alive.has(h.id), agent: alive.get(h.id)}))
+      .map((h) => ({...h, alive: alive.has(h.id), agent: alive.get(h.id), disabled: disabled.get(h.id)}))
       .sort((a, b) => a.name.localeCompare(b.name))
     return this.printListing(listing, plan)
   }
@@ -51,6 +57,9 @@ const HOST_LISTING: ListingSpec<HostListing> = {
     {name: 'id', value: (h) => h.id},
     {name: 'alive', value: (h) => yesNo(h.alive)},
     {name: 'schedulable', value: (h) => yesNo(h.schedulable)},
+    {name: 'address', value: (h) => h.agent?.address ?? '-'},
+    {name: 'version', value: (h) => h.agent?.version ?? '-'},
+    {name: 'disabled', value: (h) => (h.disabled ? (h.disabled.reason ?? 'yes') : '-')},
     {name: 'vcpu', value: (h) => h.usage.VCPU ?? 0, format: (_, h) => usage(h, 'VCPU')},
     {name: 'memory_mb', value: (h) => h.usage.MEMORY_MB ?? 0, format: (_, h) => usage(h, 'MEMORY_MB')},
     {name: 'disk_gb', value: (h) => h.usage.DISK_GB ?? 0, format: (_, h) => usage(h, 'DISK_GB')},
