@@ -183,7 +183,8 @@ function placementService(stateDir: string, cp: ControlPlaneConfig): ServiceSpec
         ].join('\n'),
         {mode: 0o600},
       )
-      if (!sqlite) await syncPlacementSchema(dir, cp.startTimeoutSeconds)
+      // The private MariaDB syncs the schema when it starts; another database is synced here.
+      if (!sqlite && cp.placement.database !== 'mariadb') await syncPlacementSchema(dir, cp.startTimeoutSeconds)
     },
     args: () => [
       `--bind=${urlHost(cp.host)}:${cp.placement.port}`,
