@@ -14,11 +14,14 @@
 // Node start-up, which bench/startup reports on its own.
 import {spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {Agent} from 'node:https'
 import {availableParallelism, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
 import {fileURLToPath} from 'node:url'
+import axios from 'axios'
+
 import {freePort, pool} from './lib.js'
 
 const {values: options} = parseArgs({options: {database: {type: 'string', default: 'sqlite'}, hosts: {type: 'string'}}})
@@ -55,23 +58,35 @@ writeFileSync(
 const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
 const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
 const agents = []
-const placementUrl = `http://127.0.0.1:${placementPort}`
-const transport = new EtcdTransport({endpoints: [`http://127.0.0.1:${clientPort}`], prefix: '/ec', timeoutMs: 10_000})
-const store = new InstanceStore(transport)
-const scheduler = new PlacementScheduler({
-  url: placementUrl,
-  token: 'admin',
-  projectId: 'ec',
-  userId: 'ec',
-  policy: 'spread',
-  candidateLimit: 20,
-  claimRounds: 5,
-  timeoutMs: 30_000,
-})
-
+// ec up serves mutual TLS: in-process clients present the local admin's bundle, as the CLI does.
+const credentials = join(dir, 'state', 'credentials.json')
+let transport
+let scheduler
+let store
 try {
   const up = ec(['up'])
   if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
+  const bundle = JSON.parse(readFileSync(credentials, 'utf8'))
+  const placementUrl = bundle.placement.url
+  // The baseline's client: the same HTTP stack and certificate as ec's Placement client.
+  const placement = axios.create({
+    baseURL: placementUrl,
+    httpsAgent: new Agent({ca: bundle.ca, cert: bundle.cert, key: bundle.key}),
+    validateStatus: () => true,
+  })
+  transport = new EtcdTransport({endpoints: bundle.etcd.endpoints, prefix: '/ec', timeoutMs: 10_000, tls: {credentials}})
+  store = new InstanceStore(transport)
+  scheduler = new PlacementScheduler({
+    url: placementUrl,
+    token: 'admin',
+    projectId: 'ec',
+    userId: 'ec',
+    policy: 'spread',
+    candidateLimit: 20,
+    claimRounds: 5,
+    timeoutMs: 30_000,
+    tls: {credentials},
+  })
   for (let i = 0; i < AGENTS; i++) {
     const child = spawn(process.execPath, [bin, 'compute', 'start', '--name', `bench-${i}`, '--state-dir', join(dir, `agent-${i}`)], {
       env,
@@ -135,15 +150,12 @@ try {
   const consumers = []
   const baseStart = process.hrtime.bigint()
   await pool(INSTANCES, CONCURRENCY, async () => {
-    const candidates = await (await fetch(`${placementUrl}/allocation_candidates?${query}`, {headers})).json()
+    const candidates = (await placement.get(`/allocation_candidates?${query}`, {headers})).data
     const [first] = candidates.allocation_requests
     const consumer = randomUUID()
-    const put = await fetch(`${placementUrl}/allocations/${consumer}`, {
-      method: 'PUT',
-      headers,
-      body: JSON.stringify({...first, project_id: 'ec', user_id: 'ec', consumer_generation: null, consumer_type: 'INSTANCE'}),
-    })
-    if (put.status !== 204) throw new Error(`baseline PUT: ${put.status} ${await put.text()}`)
+    const body = {...first, project_id: 'ec', user_id: 'ec', consumer_generation: null, consumer_type: 'INSTANCE'}
+    const put = await placement.put(`/allocations/${consumer}`, body, {headers})
+    if (put.status !== 204) throw new Error(`baseline PUT: ${put.status} ${JSON.stringify(put.data)}`)
     consumers.push(consumer)
   })
   const baseSeconds = Number(process.hrtime.bigint() - baseStart) / 1e9
@@ -165,11 +177,11 @@ try {
   }
   figures.within_target = figures.ratio <= figures.target_ratio
   console.log(JSON.stringify(figures))
-  await pool(consumers.length, CONCURRENCY, (i) => fetch(`${placementUrl}/allocations/${consumers[i]}`, {method: 'DELETE', headers}))
+  await pool(consumers.length, CONCURRENCY, (i) => placement.delete(`/allocations/${consumers[i]}`, {headers}))
 } finally {
   for (const child of agents) child.kill('SIGKILL')
-  await transport.close()
-  await scheduler.close()
+  await transport?.close()
+  await scheduler?.close()
   ec(['down', '--purge'])
   rmSync(dir, {recursive: true, force: true})
 }

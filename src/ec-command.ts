@@ -23,6 +23,10 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
       description: 'Config file to read (wins over EC_CONFIG and the search).',
       helpGroup: 'GLOBAL',
     }),
+    credentials: Flags.string({
+      description: 'Credentials bundle from "ec cluster credentials" (config credentials, EC_CREDENTIALS; default: <state>/credentials.json).',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   protected flags!: EcFlags<T>
@@ -59,10 +63,11 @@ export abstract class EcCommand<T extends typeof Command> extends Command {
   /** The effective configuration; `overrides` carry this command's flags. */
   protected async effectiveConfig(overrides: Override[] = []): Promise<EffectiveConfig> {
     const registry = await this.registry()
+    const credentials = this.flags.credentials
     return loadConfig({
       sections: registry.configSections().map((s) => s.section),
       configFile: this.flags.config,
-      overrides,
+      overrides: credentials ? [{path: ['credentials'], value: credentials, origin: {kind: 'flag', flag: '--credentials'}}, ...overrides] : overrides,
       cacheDir: this.config.cacheDir,
     })
   }

@@ -5,7 +5,7 @@ export const ExitCode = {
   ok: 0,
   failure: 1, // unexpected: a bug or an error nobody classified
   usage: 2, // bad flags or arguments (oclif's own parse errors use 2 too)
-  config: 3, // the configuration file or environment is invalid
+  config: 3, // the configuration file or environment is invalid, or the control plane refuses our credentials
   unavailable: 4, // a service ec needs does not answer
   conflict: 5, // the thing exists already, or lost a race
   notFound: 6,

@@ -1,11 +1,15 @@
 import {availableParallelism, homedir, hostname, networkInterfaces} from 'node:os'
 import {join} from 'node:path'
 
-import type {BackendKind, ControlPlaneAddress} from '../plugins/backend.js'
+import type {BackendKind, ClientCredentials, ControlPlaneAddress} from '../plugins/backend.js'
 
 export interface ControlPlaneConfig {
   /** The address this controller's services listen on (`ec up --listen`). */
   host: string
+  /** Mutual TLS: clients must present a certificate from the cluster CA (default on). */
+  tls: boolean
+  /** Allow plain HTTP on an address other than loopback (`--insecure`). */
+  insecure: boolean
   etcd: {
     clientPort: number
     peerPort: number
@@ -84,6 +88,8 @@ export interface ImageConfig {
 export interface CoreConfig {
   backends: Record<BackendKind, string>
   stateDir: string
+  /** A credentials bundle (`ec cluster credentials`); default: <stateDir>/credentials.json when it exists. */
+  credentials?: string
   controlPlane: ControlPlaneConfig
   compute: ComputeConfig
   scheduling: SchedulingConfig
@@ -105,6 +111,8 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
     stateDir: defaultStateDir(env),
     controlPlane: {
       host: '127.0.0.1',
+      tls: true,
+      insecure: false,
       etcd: {clientPort: 2379, peerPort: 2380, peers: [], members: 1},
       placement: {port: 8778, database: 'sqlite', workers: availableParallelism()},
       // Not 3306: that is the system MariaDB's, which ec leaves alone.
@@ -135,7 +143,7 @@ export function coreDefaults(env: NodeJS.ProcessEnv = process.env): CoreConfig {
   }
 }
 
-export function controlPlaneAddress(cp: ControlPlaneConfig): ControlPlaneAddress {
+export function controlPlaneAddress(cp: ControlPlaneConfig, credentials?: ClientCredentials): ControlPlaneAddress {
   const members = etcdMemberAddresses(cp)
   return {
     host: cp.host,
@@ -144,6 +152,7 @@ export function controlPlaneAddress(cp: ControlPlaneConfig): ControlPlaneAddress
     etcdEndpoints: members.map((address) => `http://${urlHost(address)}:${cp.etcd.clientPort}`),
     // One Placement per controller; with --etcd-members the machine is one controller.
     placementUrls: (cp.etcd.peers.length > 0 ? cp.etcd.peers : [cp.host]).map((address) => `http://${urlHost(address)}:${cp.placement.port}`),
+    credentials,
   }
 }
 
@@ -167,4 +176,9 @@ export function urlHost(address: string): string {
 function primaryAddress(): string {
   const addresses = Object.values(networkInterfaces()).flatMap((list) => list ?? [])
   return addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? hostname()
+}
+
+/** The local admin's credentials bundle, which `ec up` writes: the default of `credentials`. */
+export function localCredentialsFile(stateDir: string): string {
+  return join(stateDir, 'credentials.json')
 }

@@ -2,11 +2,14 @@
 // defaults (core + each plugin section) < config file < environment < flags.
 // Every leaf remembers which layer set it, for `ec config show` and for errors
 // that must name the file (or variable, or flag) a bad value came from.
+import {existsSync} from 'node:fs'
+
 import type {ErrorObject} from 'ajv'
 
+import {clientCredentials} from '../credentials/bundle.js'
 import {EcError} from '../errors.js'
 import type {ConfigSection, EnvOverride, JsonSchema} from '../plugins/backend.js'
-import {controlPlaneAddress, coreDefaults, type CoreConfig} from './defaults.js'
+import {controlPlaneAddress, coreDefaults, type CoreConfig, localCredentialsFile} from './defaults.js'
 import {findConfigFile} from './file.js'
 import {composeSchema} from './schema.js'
 import {secretPaths} from './secrets.js'
@@ -52,6 +55,7 @@ export interface LoadOptions {
 const CORE_ENV: Record<string, {path: string[]; type: EnvOverride['type']}> = {
   EC_STATE_DIR: {path: ['stateDir'], type: 'string'},
   EC_COMPUTE_ADDRESS: {path: ['compute', 'address'], type: 'string'},
+  EC_CREDENTIALS: {path: ['credentials'], type: 'string'},
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveConfig> {
@@ -65,8 +69,16 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   // Section defaults point at the control plane, so settle it first from
   // every layer, then lay all layers again over the complete defaults.
   const core = layered(coreDefaults(env), found?.contents, envOverrides, flagOverrides, fileOrigin)
-  const address = controlPlaneAddress(core.values.controlPlane)
+  // Clients authenticate with a credentials bundle: the one named, else the
+  // local admin's that `ec up` wrote; its endpoints become the defaults.
+  const local = localCredentialsFile(core.values.stateDir)
+  const credentialsFile = core.values.credentials ?? (existsSync(local) ? local : undefined)
+  const credentials = credentialsFile
+    ? clientCredentials(credentialsFile, describeOrigin(core.origins.get('credentials')))
+    : undefined
+  const address = controlPlaneAddress(core.values.controlPlane, credentials)
   const defaults: Record<string, unknown> = {...coreDefaults(env)}
+  if (credentialsFile) defaults.credentials = credentialsFile
   for (const section of sections) defaults[section.key] = section.defaults(address)
 
   const effective = layered(defaults, found?.contents, envOverrides, flagOverrides, fileOrigin)

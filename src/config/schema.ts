@@ -24,11 +24,14 @@ export const coreSchema = {
     },
   },
   stateDir: {type: 'string', minLength: 1},
+  credentials: {type: 'string', minLength: 1},
   controlPlane: {
     type: 'object',
     additionalProperties: false,
     properties: {
       host: {type: 'string', minLength: 1},
+      tls: {type: 'boolean'},
+      insecure: {type: 'boolean'},
       etcd: {
         type: 'object',
         additionalProperties: false,

@@ -7,12 +7,13 @@ import {mkdir, rm, unlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {ControlPlaneConfig} from '../config/defaults.js'
+import {controlPlaneAddress, type ControlPlaneConfig, localCredentialsFile} from '../config/defaults.js'
 import {EcError} from '../errors.js'
+import {isLoopback, prepareClusterTls} from './cluster-tls.js'
 import {isPortFree} from './ports.js'
 import {isRunning, readPidFile, removeFile, startDaemon, stopProcess, tailOfFile} from './processes.js'
 import {withStateLock} from './state-lock.js'
-import {controlPlaneServices, findExecutable, type ServiceSpec} from './services.js'
+import {controlPlaneServices, controlPlaneTls, findExecutable, type ServiceSpec} from './services.js'
 
 export interface ServiceStatus {
   name: string
@@ -51,6 +52,7 @@ export class ControlPlane {
   }
 
   async up(): Promise<UpResult> {
+    this.checkPlainHttp()
     this.checkDistinctPorts()
     // Refuse before writing anything: a missing binary or a busy port leaves no trace.
     for (const service of this.services) {
@@ -62,6 +64,9 @@ export class ControlPlane {
       const notes: string[] = []
       const results: UpResult['services'] = []
       const started: Array<{service: ServiceSpec; pid: number}> = []
+      // The CA and the local admin's bundle come first: probes present its certificate.
+      if (this.config.tls) await prepareClusterTls(controlPlaneTls(this.stateDir), this.endpoints())
+      else removeFile(localCredentialsFile(this.stateDir))
       try {
         // Members of one etcd cluster start together: none answers before a quorum runs.
         for (const group of startGroups(this.services)) {
@@ -131,9 +136,28 @@ export class ControlPlane {
       }
 
       if (options.purge) removeFile(join(this.stateDir, 'control-plane.json'))
+      if (options.purge) {
+        await rm(controlPlaneTls(this.stateDir).authority.dir, {recursive: true, force: true})
+        removeFile(localCredentialsFile(this.stateDir))
+      }
 
       return {stateDir: this.stateDir, services: results.reverse()}
     })
+  }
+
+  /** Where clients reach etcd and Placement (every member, every controller), as a credentials bundle names them. */
+  endpoints(): {etcd: string[]; placement: string[]} {
+    const {etcdEndpoints, placementUrls} = controlPlaneAddress(this.config)
+    const scheme = (url: string) => (this.config.tls ? url.replace(/^http:/, 'https:') : url)
+    return {etcd: etcdEndpoints.map(scheme), placement: placementUrls.map(scheme)}
+  }
+
+  private checkPlainHttp(): void {
+    if (this.config.tls || this.config.insecure || isLoopback(this.config.host)) return
+    throw new EcError(
+      'usage',
+      `plain HTTP on ${this.config.host} would let anyone who reaches it read and change every instance; drop --no-tls (mutual TLS is the default) or add --insecure if this network is trusted`,
+    )
   }
 
   private lock() {

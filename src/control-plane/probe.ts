@@ -1,4 +1,8 @@
-// Small HTTP probes with a hard timeout, for health checks.
+// Small HTTP(S) probes with a hard timeout, for health checks. Against a
+// control plane with mutual TLS they present the local admin's certificate.
+import {request as httpRequest} from 'node:http'
+import {request as httpsRequest} from 'node:https'
+
 export interface ProbeResult {
   ok: boolean
   status?: number
@@ -6,20 +10,34 @@ export interface ProbeResult {
   error?: string
 }
 
-export async function probeJson(url: string, timeoutMs = 2000, headers: Record<string, string> = {}): Promise<ProbeResult> {
-  try {
-    const response = await fetch(url, {headers, signal: AbortSignal.timeout(timeoutMs)})
-    const text = await response.text()
-    let body: unknown = text
-    try {
-      body = JSON.parse(text)
-    } catch {
-      // not JSON: keep the text
-    }
+export interface ProbeTls {
+  ca: Buffer
+  cert: Buffer
+  key: Buffer
+}
 
-    return {ok: response.ok, status: response.status, body}
-  } catch (error) {
-    const cause = (error as {cause?: {code?: string}}).cause?.code
-    return {ok: false, error: cause ?? (error instanceof Error ? error.message : String(error))}
-  }
+export function probeJson(url: string, timeoutMs = 2000, tls?: ProbeTls): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest
+    const req = request(url, {timeout: timeoutMs, ...(tls ?? {})}, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (text += chunk))
+      response.on('error', (error) => resolve({ok: false, error: error.message}))
+      response.on('end', () => {
+        let body: unknown = text
+        try {
+          body = JSON.parse(text)
+        } catch {
+          // not JSON: keep the text
+        }
+
+        const status = response.statusCode ?? 0
+        resolve({ok: status >= 200 && status < 300, status, body})
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ok: false, error: error.code ?? error.message}))
+    req.end()
+  })
 }

@@ -1,14 +1,16 @@
 // The services of the control plane, as data: how to start each, where its
 // files live, and how to tell that it answers. One machine runs its etcd
 // member(s), the private MariaDB when Placement uses one, and Placement.
-import {accessSync, constants} from 'node:fs'
+import {accessSync, constants, readFileSync} from 'node:fs'
 import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {etcdMemberAddresses, urlHost, type ControlPlaneConfig} from '../config/defaults.js'
 import {EcError} from '../errors.js'
+import {CertificateAuthority, type IssuedPair} from '../pki/authority.js'
+import {gunicornTlsConfig} from './gunicorn-tls.js'
 import {mariadbService, placementDatabase, syncPlacementSchema} from './mariadb.js'
-import {probeJson} from './probe.js'
+import {probeJson, type ProbeTls} from './probe.js'
 
 export interface PortUse {
   /** The address the port is bound on. */
@@ -52,14 +54,32 @@ export interface ServiceSpec {
   probe(): Promise<Health>
 }
 
+/** The control plane's certificates under <state>/pki, when it runs with mutual TLS. */
+export interface ControlPlaneTls {
+  authority: CertificateAuthority
+  etcd: IssuedPair
+  placement: IssuedPair
+  /** The local admin's client certificate: the CLI's default, and what health probes present. */
+  admin: IssuedPair
+  /** Paths of a named certificate and key under pki/. */
+  pair(name: string): IssuedPair
+}
+
+export function controlPlaneTls(stateDir: string): ControlPlaneTls {
+  const dir = join(stateDir, 'pki')
+  const pair = (name: string) => ({cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`)})
+  return {authority: new CertificateAuthority(dir), etcd: pair('etcd'), placement: pair('placement'), admin: pair('clients/admin'), pair}
+}
+
 // MariaDB comes first: another controller's Placement may already wait for it
 // while this one's etcd waits for a quorum.
 export function controlPlaneServices(stateDir: string, cp: ControlPlaneConfig): ServiceSpec[] {
+  const tls = cp.tls ? controlPlaneTls(stateDir) : undefined
   const members = etcdMemberAddresses(cp)
   const local = localEtcdMembers(cp)
-  const etcd = local.map((address) => etcdService(stateDir, cp, address, members, local.length > 1))
+  const etcd = local.map((address) => etcdService(stateDir, cp, address, members, local.length > 1, tls))
   const database = cp.placement.database === 'mariadb' ? [mariadbService(stateDir, cp)] : []
-  return [...database, ...etcd, placementService(stateDir, cp)]
+  return [...database, ...etcd, placementService(stateDir, cp, tls)]
 }
 
 /** The members this machine runs: itself among --peers, or all of --etcd-members. */
@@ -84,11 +104,59 @@ function localEtcdMembers(cp: ControlPlaneConfig): string[] {
   return members
 }
 
-function etcdService(stateDir: string, cp: ControlPlaneConfig, address: string, members: string[], several: boolean): ServiceSpec {
+/**
+ * The names a server certificate carries: where it listens, loopback by name
+ * and number, and its role (`etcd.ec`), which gRPC clients verify instead of
+ * an IP (TLS SNI cannot carry one), so the certificate fits every address.
+ */
+function serverAddresses(addresses: string[], role: 'etcd' | 'placement'): string[] {
+  return [...addresses, '127.0.0.1', 'localhost', serverName(role)]
+}
+
+export function serverName(role: 'etcd' | 'placement'): string {
+  return `${role}.ec`
+}
+
+function probeTls(tls: ControlPlaneTls | undefined): ProbeTls | undefined {
+  if (!tls) return undefined
+  try {
+    return {ca: readFileSync(tls.authority.caCert), cert: readFileSync(tls.admin.cert), key: readFileSync(tls.admin.key)}
+  } catch {
+    return undefined // not issued yet: the probe fails the handshake and says so
+  }
+}
+
+function etcdService(
+  stateDir: string,
+  cp: ControlPlaneConfig,
+  address: string,
+  members: string[],
+  several: boolean,
+  tls?: ControlPlaneTls,
+): ServiceSpec {
   const dir = join(stateDir, several ? `etcd-${address}` : 'etcd')
   const dataDir = join(dir, 'data')
-  const clientUrl = `http://${urlHost(address)}:${cp.etcd.clientPort}`
-  const peerUrl = (member: string) => `http://${urlHost(member)}:${cp.etcd.peerPort}`
+  const scheme = tls ? 'https' : 'http'
+  const clientUrl = `${scheme}://${urlHost(address)}:${cp.etcd.clientPort}`
+  const peerUrl = (member: string) => `${scheme}://${urlHost(member)}:${cp.etcd.peerPort}`
+  // Each member on this machine has its own certificate: they start, and read it, together.
+  const pair = tls ? (several ? tls.pair(`etcd-${address}`) : tls.etcd) : undefined
+  // Clients and peers must present a certificate of the cluster CA that its CRL does not revoke.
+  const tlsArgs =
+    tls && pair
+      ? [
+          `--cert-file=${pair.cert}`,
+          `--key-file=${pair.key}`,
+          `--trusted-ca-file=${tls.authority.caCert}`,
+          '--client-cert-auth',
+          `--client-crl-file=${tls.authority.crl}`,
+          `--peer-cert-file=${pair.cert}`,
+          `--peer-key-file=${pair.key}`,
+          `--peer-trusted-ca-file=${tls.authority.caCert}`,
+          '--peer-client-cert-auth',
+          `--peer-crl-file=${tls.authority.crl}`,
+        ]
+      : []
   const memberName = (member: string) => (members.length === 1 ? 'ec' : `ec-${member}`)
   return {
     name: several ? `etcd@${address}` : 'etcd',
@@ -108,6 +176,7 @@ function etcdService(stateDir: string, cp: ControlPlaneConfig, address: string, 
     pidFile: join(dir, 'etcd.pid'),
     async prepare() {
       await mkdir(dataDir, {recursive: true, mode: 0o700})
+      if (tls && pair) await tls.authority.issueServer('etcd', serverAddresses([address, cp.host], 'etcd'), pair)
     },
     // The initial-cluster flags matter only the first time; afterwards the member's data says who it is.
     args: () => [
@@ -122,12 +191,14 @@ function etcdService(stateDir: string, cp: ControlPlaneConfig, address: string, 
       '--initial-cluster-token=ec',
       '--log-level=warn',
       '--logger=zap',
+      ...tlsArgs,
     ],
     env: () => ({}),
     async probe() {
+      const credentials = probeTls(tls)
       const [health, version] = await Promise.all([
-        probeJson(`${clientUrl}/health`),
-        probeJson(`${clientUrl}/version`),
+        probeJson(`${clientUrl}/health`, 2000, credentials),
+        probeJson(`${clientUrl}/version`, 2000, credentials),
       ])
       const healthy = health.ok && (health.body as {health?: string})?.health === 'true'
       return {
@@ -144,14 +215,25 @@ function etcdService(stateDir: string, cp: ControlPlaneConfig, address: string, 
 const DEBIAN_GUNICORN = '/usr/bin/gunicorn'
 const PLACEMENT_WSGI = '/usr/lib/python3/dist-packages/placement/wsgi.py'
 
-function placementService(stateDir: string, cp: ControlPlaneConfig): ServiceSpec {
+function placementService(stateDir: string, cp: ControlPlaneConfig, tls?: ControlPlaneTls): ServiceSpec {
   const dir = join(stateDir, 'placement')
   const sqlite = cp.placement.database === 'sqlite'
   const database = placementDatabase(stateDir, cp)
-  const url = `http://${urlHost(cp.host)}:${cp.placement.port}`
+  const url = `${tls ? 'https' : 'http'}://${urlHost(cp.host)}:${cp.placement.port}`
   // SQLite takes one writer at a time: one sync worker serializes requests,
   // where more would fail concurrent writes with "database is locked".
   const workers = sqlite ? 1 : cp.placement.workers
+  const gunicornConfig = join(dir, 'gunicorn.conf.py')
+  // Placement stays noauth2: only holders of a certificate from the cluster CA reach it.
+  const tlsArgs = tls
+    ? [
+        `--config=${gunicornConfig}`,
+        `--certfile=${tls.placement.cert}`,
+        `--keyfile=${tls.placement.key}`,
+        `--ca-certs=${tls.authority.caCert}`,
+        '--cert-reqs=2',
+      ]
+    : []
   return {
     name: 'placement',
     command: DEBIAN_GUNICORN,
@@ -185,6 +267,10 @@ function placementService(stateDir: string, cp: ControlPlaneConfig): ServiceSpec
       )
       // The private MariaDB syncs the schema when it starts; another database is synced here.
       if (!sqlite && cp.placement.database !== 'mariadb') await syncPlacementSchema(dir, cp.startTimeoutSeconds)
+      if (tls) {
+        await tls.authority.issueServer('placement', serverAddresses([cp.host], 'placement'), tls.placement)
+        await writeFile(gunicornConfig, gunicornTlsConfig(tls.authority.crl))
+      }
     },
     args: () => [
       `--bind=${urlHost(cp.host)}:${cp.placement.port}`,
@@ -193,11 +279,12 @@ function placementService(stateDir: string, cp: ControlPlaneConfig): ServiceSpec
       '--threads=1',
       '--timeout=120',
       '--graceful-timeout=10',
+      ...tlsArgs,
       'placement.wsgi:init_application()',
     ],
     env: () => ({OS_PLACEMENT_CONFIG_DIR: dir, PYTHONDONTWRITEBYTECODE: '1'}),
     async probe() {
-      const root = await probeJson(`${url}/`)
+      const root = await probeJson(`${url}/`, 2000, probeTls(tls))
       const versions = (root.body as {versions?: Array<{max_version?: string; min_version?: string}>} | undefined)
         ?.versions
       const healthy = root.ok && Array.isArray(versions) && versions.length > 0

@@ -31,6 +31,19 @@ export interface ControlPlaneAddress {
   etcdEndpoints: string[]
   /** Every controller's Placement URL: clients fail over between them. */
   placementUrls: string[]
+  /** Set when a credentials bundle is in use: clients take its endpoints and authenticate with it. */
+  credentials?: ClientCredentials
+}
+
+/**
+ * Where a client's credentials come from: a bundle file (`ec cluster
+ * credentials`, or the local admin's `<stateDir>/credentials.json`), JSON
+ * with `name`, `ca`, `cert`, `key` (PEM) and the endpoints below.
+ */
+export interface ClientCredentials {
+  file: string
+  etcdEndpoints: string[]
+  placementUrls: string[]
 }
 
 /** A plain JSON Schema object (draft-07, as ajv reads it). */

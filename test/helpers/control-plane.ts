@@ -4,6 +4,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {makeSandbox, parseJson, runEc, type RunResult, type Sandbox} from './cli.js'
+import {registerCredentials} from './credentials.js'
 import {freePorts} from './ports.js'
 
 export interface TestControlPlane {
@@ -12,6 +13,10 @@ export interface TestControlPlane {
   configFile: string
   etcdEndpoint: string
   placementUrl: string
+  /** The local admin's credentials bundle that `ec up` wrote (mutual TLS). */
+  credentialsFile: string
+  /** Client TLS settings for EtcdTransport / PlacementScheduler built in a test: `{credentials}`. */
+  clientTls: {credentials: string}
   /** Environment for running ec against this control plane (EC_CONFIG set). */
   env: NodeJS.ProcessEnv
   ec(args: string[]): Promise<RunResult>
@@ -44,17 +49,23 @@ export async function startControlPlane(extraConfig = ''): Promise<TestControlPl
     throw new Error(`ec up failed (exit ${up.code}):\n${up.stdout}\n${up.stderr}`)
   }
 
-  parseJson(up)
+  const {services} = parseJson<{services: Array<{name: string; endpoint: string}>}>(up)
+  const endpoint = (name: string) => services.find((s) => s.name === name)!.endpoint
+  const credentialsFile = join(stateDir, 'credentials.json')
+  const forget = registerCredentials(credentialsFile, [endpoint('etcd'), endpoint('placement')])
   return {
     sandbox,
     stateDir,
     configFile,
-    etcdEndpoint: `http://127.0.0.1:${clientPort}`,
-    placementUrl: `http://127.0.0.1:${placementPort}`,
+    etcdEndpoint: endpoint('etcd'),
+    placementUrl: endpoint('placement'),
+    credentialsFile,
+    clientTls: {credentials: credentialsFile},
     env,
     ec,
     async stop() {
       const down = await ec(['down', '--purge', '--json'])
+      forget()
       sandbox.cleanup()
       if (down.code !== 0) throw new Error(`ec down failed (exit ${down.code}):\n${down.stdout}\n${down.stderr}`)
     },

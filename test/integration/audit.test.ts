@@ -55,9 +55,10 @@ describe('ec audit (real etcd and Placement)', function () {
         `  base: {path: ${makeQcow2(imageDir)}}`,
       ].join('\n'),
     )
-    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000})
+    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls})
     scheduler = new PlacementScheduler({
       url: cp.placementUrl,
+      tls: cp.clientTls,
       token: 'admin',
       projectId: 'ec',
       userId: 'ec',

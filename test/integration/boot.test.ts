@@ -100,7 +100,7 @@ describe('real guests under qemu (TCG) through ec', function () {
         `  badsum: {url: "${images.url('/badsum.qcow2')}", sha256: "${'0'.repeat(64)}"}`,
       ].join('\n') + '\n',
     )
-    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000}))
+    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls}))
     agentDir = join(cp.sandbox.dir, 'agent')
     agent = await startAgent(cp.env, 'boot-host', agentDir)
   })

@@ -1,5 +1,6 @@
 // `ec up` / `ec status` / `ec down` against the real etcd and the real
 // Placement they start, each test in its own sandbox on free loopback ports.
+import axios from 'axios'
 import {expect} from 'chai'
 import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
@@ -8,6 +9,7 @@ import {join} from 'node:path'
 import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
 import {makeSandbox, parseJson, runEc, type Sandbox} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {httpsAgentFor} from '../helpers/credentials.js'
 import {freePorts} from '../helpers/ports.js'
 import {processesMentioning} from '../helpers/processes.js'
 
@@ -41,19 +43,16 @@ describe('ec up / status / down (real etcd + Placement)', function () {
     it('serves a real Placement: create and read a resource provider', async () => {
       const headers = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39', 'Content-Type': 'application/json'}
       const uuid = crypto.randomUUID()
-      const created = await fetch(`${cp.placementUrl}/resource_providers`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({name: 'test-host', uuid}),
-      })
+      const httpsAgent = httpsAgentFor(cp.placementUrl)
+      const created = await axios.post(`${cp.placementUrl}/resource_providers`, {name: 'test-host', uuid}, {headers, httpsAgent})
       expect(created.status).to.equal(200)
-      const read = await fetch(`${cp.placementUrl}/resource_providers/${uuid}`, {headers})
+      const read = await axios.get(`${cp.placementUrl}/resource_providers/${uuid}`, {headers, httpsAgent})
       expect(read.status).to.equal(200)
-      expect(await read.json()).to.include({uuid, name: 'test-host', generation: 0})
+      expect(read.data).to.include({uuid, name: 'test-host', generation: 0})
     })
 
     it('serves a real etcd: a put is seen by a watch', async () => {
-      const transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec-test', timeoutMs: 5000})
+      const transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec-test', timeoutMs: 5000, tls: cp.clientTls})
       try {
         const {revision} = await transport.list('watched/')
         const seen = new Promise<string>((resolve) => {

@@ -103,7 +103,7 @@ describe('instances end to end (real etcd, Placement, agents on test:///default)
         `  gone: {url: "${images.url('/missing.qcow2')}"}`,
       ].join('\n'),
     )
-    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000}))
+    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls}))
     await start('host-a')
     await start('host-b')
   })

@@ -143,7 +143,7 @@ describe('config loading', () => {
   it('rejects a key no installed plugin owns', async () => {
     writeFileSync(join(cwd, 'ec.config.yaml'), 'kv: {}\nconsul:\n  url: x\n')
     const error = await rejection(load())
-    expect(error.message).to.match(/^unknown config key "consul" in .*ec\.config\.yaml; known keys: backends, stateDir, controlPlane, compute, scheduling, flavors, images, kv$/)
+    expect(error.message).to.match(/^unknown config key "consul" in .*ec\.config\.yaml; known keys: backends, stateDir, credentials, controlPlane, compute, scheduling, flavors, images, kv$/)
   })
 
   it('blames the environment variable when an env value is invalid', async () => {

@@ -6,7 +6,8 @@ export interface EtcdSettings {
   prefix: string
   username?: string
   password?: string
-  tls?: {ca?: string; cert?: string; key?: string}
+  /** Client TLS: a credentials bundle and/or PEM files (which win over the bundle's). */
+  tls?: {credentials?: string; ca?: string; cert?: string; key?: string; serverName?: string}
   /** How long a call waits for etcd before it fails, in milliseconds. */
   timeoutMs: number
 }
@@ -25,12 +26,25 @@ export const etcdSection: ConfigSection = {
       tls: {
         type: 'object',
         additionalProperties: false,
-        properties: {ca: {type: 'string'}, cert: {type: 'string'}, key: {type: 'string'}},
+        properties: {
+          credentials: {type: 'string'},
+          ca: {type: 'string'},
+          cert: {type: 'string'},
+          key: {type: 'string'},
+          serverName: {type: 'string', minLength: 1},
+        },
       },
       timeoutMs: {type: 'integer', minimum: 1},
     },
   },
-  defaults: (cp) => ({endpoints: cp.etcdEndpoints, prefix: '/ec', timeoutMs: 5000}),
+  // With a credentials bundle (the local admin's after `ec up`, or --credentials)
+  // its endpoints and certificate are the defaults.
+  defaults: (cp) => ({
+    endpoints: cp.credentials?.etcdEndpoints ?? cp.etcdEndpoints,
+    prefix: '/ec',
+    timeoutMs: 5000,
+    ...(cp.credentials ? {tls: {credentials: cp.credentials.file}} : {}),
+  }),
   env: {
     EC_ETCD_ENDPOINTS: {key: 'endpoints', type: 'list'},
     EC_ETCD_PREFIX: {key: 'prefix', type: 'string'},

@@ -22,10 +22,22 @@ export class WatchCompactedError extends EtcdBackendError {
 
 const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCircuit|ECONNREFUSED|No connection|UNAVAILABLE|deadline/i
 
+// A TLS handshake that failed on a certificate: ours refused (revoked, another CA, none) or theirs untrusted.
+const TLS_REFUSAL = /alert [a-z ]*certificate[a-z ]*|alert unknown ca|certificate (?:revoked|required|verify failed)|unable to verify[a-z ]*|self[- ]signed certificate[a-z ]*|Hostname\/IP does not match[^;.]*/i
+
 /** Turn etcd3's errors into one line that names the endpoint and what to do. */
 export function describeEtcdError(error: unknown, endpoints: string[]): Error {
   if (error instanceof EtcdBackendError) return error
   const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? String(error)}`
+  const tls = TLS_REFUSAL.exec(text)
+  if (tls) {
+    return new EtcdBackendError(
+      'config',
+      `etcd at ${endpoints.join(', ')} and ec do not accept each other's TLS certificates (${tls[0].trim()}); check --credentials (etcd.tls), or get a new bundle with "ec cluster credentials NAME" where the control plane runs`,
+      {cause: error},
+    )
+  }
+
   if (UNREACHABLE.test(text)) {
     return new EtcdBackendError(
       'unavailable',

@@ -1,7 +1,5 @@
 // The etcd v3 transport: every key lives under the configured prefix, values
 // are strings, revisions are etcd's mod revisions (decimal strings).
-import {readFileSync} from 'node:fs'
-
 import {noop} from 'cockatiel'
 import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
 import type {
@@ -19,6 +17,7 @@ import type {
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
+import {tlsMaterial} from './tls.js'
 
 export class EtcdTransport implements TransportBackend {
   private readonly client: Etcd3
@@ -202,12 +201,10 @@ function clientOptions(settings: EtcdSettings): IOptions {
   }
   if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
   if (settings.tls) {
-    const read = (path?: string) => (path ? readFileSync(path) : undefined)
-    options.credentials = {
-      rootCertificate: read(settings.tls.ca) ?? Buffer.alloc(0),
-      privateKey: read(settings.tls.key),
-      certChain: read(settings.tls.cert),
-    }
+    const {ca, cert, key, serverName} = tlsMaterial(settings.tls)
+    options.credentials = {rootCertificate: ca ?? Buffer.alloc(0), privateKey: key, certChain: cert}
+    // SNI cannot carry an IP: verify ec's etcd by the name its certificate carries for that.
+    if (serverName) options.grpcOptions = {'grpc.ssl_target_name_override': serverName}
   }
 
   return options

@@ -4,6 +4,7 @@ import {Etcd3} from 'etcd3'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
+import {etcd3Options} from '../../../test/helpers/etcd.js'
 import {freePorts} from '../../../test/helpers/ports.js'
 import type {WatchEvent} from '../../../src/plugins/transport.js'
 import {EtcdTransport} from '../src/transport.js'
@@ -32,12 +33,12 @@ describe('etcd transport (real etcd)', function () {
   after(async () => cp?.stop())
   beforeEach(() => {
     prefix = `/t${++prefixCounter}`
-    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix, timeoutMs: 3000})
+    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix, timeoutMs: 3000, tls: cp.clientTls})
   })
   afterEach(async () => transport.close())
 
   it('keeps keys relative to its prefix and never reads a neighbouring prefix', async () => {
-    const neighbour = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: prefix + '0', timeoutMs: 3000})
+    const neighbour = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: prefix + '0', timeoutMs: 3000, tls: cp.clientTls})
     try {
       await neighbour.commit([], [{op: 'put', key: 'instances/x', value: 'not mine'}])
       await transport.commit([], [{op: 'put', key: 'instances/a', value: '1'}])
@@ -130,7 +131,7 @@ describe('etcd transport (real etcd)', function () {
     const up = await cp.ec(['up'])
     expect(up.code, up.stderr).to.equal(0)
     // Another client writes at once, while our watcher is still backing off.
-    const writer = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix, timeoutMs: 3000})
+    const writer = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix, timeoutMs: 3000, tls: cp.clientTls})
     try {
       for (let i = 0; i < 5; i++) await writer.commit([], [{op: 'put', key: `r/after${i}`, value: String(i)}])
     } finally {
@@ -147,7 +148,7 @@ describe('etcd transport (real etcd)', function () {
     await transport.commit([], [{op: 'put', key: 'c/a', value: '1'}])
     const {revision} = await transport.list('c/')
     await transport.commit([], [{op: 'put', key: 'c/a', value: '2'}])
-    const admin = new Etcd3({hosts: [cp.etcdEndpoint]})
+    const admin = new Etcd3(etcd3Options(cp.etcdEndpoint))
     try {
       const latest = (await admin.get('x').exec()).header.revision
       await admin.kv.compact({revision: latest, physical: true})
@@ -167,7 +168,7 @@ describe('etcd transport (real etcd)', function () {
     const lease = await transport.grantLease(5)
     await transport.commit([], [{op: 'put', key: 'alive/host', value: 'yes', lease: lease.id}])
     expect((await transport.get('alive/host'))?.value).to.equal('yes')
-    const admin = new Etcd3({hosts: [cp.etcdEndpoint]})
+    const admin = new Etcd3(etcd3Options(cp.etcdEndpoint))
     try {
       await admin.lease(5, {autoKeepAlive: false}).revoke().catch(() => undefined)
       // Revoke ours from outside, as an operator or a partition would.

@@ -4,6 +4,8 @@
 // into reason 'unavailable'. It does not retry conflicts: callers know which
 // are worth another try. Given several URLs (one Placement per controller, all
 // over one database) it fails over to the next one that answers, and stays there.
+import {Agent} from 'node:https'
+
 import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import {describeTransportError, parseErrorResponse, PlacementBackendError} from './errors.js'
@@ -16,6 +18,7 @@ import {
   parseMicroversion,
   type Microversion,
 } from './microversion.js'
+import type {TlsMaterial} from './tls.js'
 import type {
   AllocationCandidates,
   ConsumerAllocations,
@@ -35,6 +38,8 @@ export interface PlacementClientOptions {
   /** Sent as X-Auth-Token: "admin" with noauth2, a Keystone token otherwise. */
   token: string
   timeoutMs: number
+  /** Client certificate and the CA to trust, for a Placement that requires mutual TLS. */
+  tls?: TlsMaterial
 }
 
 export interface VersionRange {
@@ -89,6 +94,7 @@ export class PlacementClient {
         baseURL,
         timeout: options.timeoutMs,
         headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
+        httpsAgent: options.tls ? new Agent(options.tls) : undefined,
         // Error statuses carry Placement's error document; read it rather than catch it.
         validateStatus: () => true,
       }),

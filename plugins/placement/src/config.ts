@@ -14,6 +14,13 @@ export interface PlacementSettings {
   /** How many times the candidate list is fetched again after every claim lost a race. */
   claimRounds: number
   timeoutMs: number
+  /** Client TLS: a credentials bundle and/or PEM files (which win over the bundle's). */
+  tls?: {credentials?: string; ca?: string; cert?: string; key?: string}
+}
+
+/** One URL as a string, several as a list (clients fail over between them). */
+function placementUrl(urls: string[]): string | string[] {
+  return urls.length === 1 ? urls[0] : urls
 }
 
 export const placementSection: ConfigSection = {
@@ -36,10 +43,18 @@ export const placementSection: ConfigSection = {
       candidateLimit: {type: 'integer', minimum: 1, maximum: 1000},
       claimRounds: {type: 'integer', minimum: 1, maximum: 100},
       timeoutMs: {type: 'integer', minimum: 1},
+      tls: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {credentials: {type: 'string'}, ca: {type: 'string'}, cert: {type: 'string'}, key: {type: 'string'}},
+      },
     },
   },
+  // With a credentials bundle (the local admin's after `ec up`, or --credentials)
+  // its URL and certificate are the defaults.
   defaults: (cp) => ({
-    url: cp.placementUrls.length === 1 ? cp.placementUrls[0] : cp.placementUrls,
+    url: cp.credentials ? placementUrl(cp.credentials.placementUrls) : placementUrl(cp.placementUrls),
+    ...(cp.credentials ? {tls: {credentials: cp.credentials.file}} : {}),
     token: 'admin',
     projectId: 'ec',
     userId: 'ec',

@@ -94,6 +94,10 @@ function cleanDetail(detail: string): string {
   return specific.replace(/<br\s*\/?>/g, ' ').replace(/\s+/g, ' ').trim() || detail.trim()
 }
 
+// Node's codes for a TLS handshake that failed on a certificate: ours refused
+// (ERR_SSL_…_ALERT_CERTIFICATE_REVOKED, …_UNKNOWN_CA, …_CERTIFICATE_REQUIRED) or theirs untrusted.
+const TLS_REFUSAL = /^ERR_SSL_.*(ALERT|CERTIFICATE)|CERT|UNABLE_TO_VERIFY|SELF_SIGNED/
+
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -122,6 +126,14 @@ export function unavailableError(url: string, cause?: unknown): PlacementBackend
 export function describeTransportError(error: unknown, url: string): Error {
   if (error instanceof PlacementBackendError) return error
   const code = (error as {code?: unknown})?.code
+  if (typeof code === 'string' && TLS_REFUSAL.test(code)) {
+    return new PlacementBackendError(
+      'config',
+      `Placement at ${url} and ec do not accept each other's TLS certificates (${code}); check --credentials (placement.tls), or get a new bundle with "ec cluster credentials NAME" where the control plane runs`,
+      {cause: error},
+    )
+  }
+
   if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return unavailableError(url, error)
   if (code === 'ERR_CANCELED') {
     return new PlacementBackendError('failure', `request to Placement at ${url} was cancelled`, {cause: error})

@@ -20,6 +20,7 @@ import {rankCandidates} from './candidates.js'
 import {PlacementClient} from './client.js'
 import {changeAggregates, changeHostTraits, describeHost, findHost} from './hosts.js'
 import {candidateParams, validateRequest} from './query.js'
+import {tlsMaterial} from './tls.js'
 import {mapLimit} from './concurrency.js'
 import type {PlacementSettings} from './config.js'
 import {diagnoseNoCapacity, NO_HOST_REGISTERED} from './diagnosis.js'
@@ -40,7 +41,12 @@ export class PlacementScheduler implements SchedulerBackend {
   private readonly hostNames = new Map<string, string>()
 
   constructor(private readonly settings: PlacementSettings) {
-    this.client = new PlacementClient({url: settings.url, token: settings.token, timeoutMs: settings.timeoutMs})
+    this.client = new PlacementClient({
+      url: settings.url,
+      token: settings.token,
+      timeoutMs: settings.timeoutMs,
+      tls: settings.tls ? tlsMaterial(settings.tls) : undefined,
+    })
   }
 
   async registerHost(host: HostRegistration): Promise<HostIdentity> {

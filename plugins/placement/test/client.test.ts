@@ -8,6 +8,7 @@ import {startControlPlane, type TestControlPlane} from '../../../test/helpers/co
 import {freePorts} from '../../../test/helpers/ports.js'
 import {PlacementClient} from '../src/client.js'
 import {PlacementApiError} from '../src/errors.js'
+import {tlsMaterial} from '../src/tls.js'
 
 async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
   try {
@@ -25,7 +26,7 @@ describe('PlacementClient', () => {
 
   before(async () => {
     controlPlane = await startControlPlane()
-    client = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+    client = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
   })
 
   after(async () => {
@@ -39,7 +40,7 @@ describe('PlacementClient', () => {
   })
 
   it('sends the negotiated version on every request and asks the server for it only once', async () => {
-    const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+    const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
     const seen: {url?: string; version: unknown}[] = []
     // The axios instance is private; the interceptor only observes what goes out.
     ;(fresh as unknown as {servers: AxiosInstance[]}).servers[0].interceptors.request.use((config) => {
@@ -97,7 +98,7 @@ describe('PlacementClient', () => {
   })
 
   it('refuses requests once closed', async () => {
-    const closing = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000})
+    const closing = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
     closing.close()
     closing.close()
     expect((await rejection(closing.listProviders())).reason).to.equal('failure')

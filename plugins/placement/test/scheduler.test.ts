@@ -7,14 +7,17 @@ import type {AxiosInstance} from 'axios'
 import {expect} from 'chai'
 import type {HostRegistration, Inventory, ResourceRequest} from 'ec/plugins'
 
+import {credentialsFor} from '../../../test/helpers/credentials.js'
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {freePorts} from '../../../test/helpers/ports.js'
 import type {PlacementSettings} from '../src/config.js'
 import {PlacementScheduler} from '../src/scheduler.js'
 
 function settingsFor(url: string, overrides: Partial<PlacementSettings> = {}): PlacementSettings {
+  const credentials = credentialsFor(url)
   return {
     url,
+    ...(credentials ? {tls: {credentials}} : {}),
     token: 'admin',
     projectId: 'ec-test',
     userId: 'ec-test',
@@ -415,7 +418,8 @@ describe('PlacementScheduler', () => {
       const small = host('contended', [trait], 4, 2048)
       await scheduler.registerHost(small)
       // A scheduler per claimer, as separate ec processes would have.
-      const claimers = Array.from({length: 30}, () => new PlacementScheduler(settingsFor(controlPlane.placementUrl)))
+      // 30 claims queue at one sync worker, each on its own TLS connection: give them time on a loaded machine.
+      const claimers = Array.from({length: 30}, () => new PlacementScheduler(settingsFor(controlPlane.placementUrl, {timeoutMs: 60_000})))
 
       const outcomes = await Promise.allSettled(
         claimers.map((claimer) => claimer.claim(randomUUID(), ask({VCPU: 1, MEMORY_MB: 256}, {requiredTraits: [trait]}))),
