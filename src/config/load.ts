@@ -70,9 +70,12 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   // every layer, then lay all layers again over the complete defaults.
   const core = layered(coreDefaults(env), found?.contents, envOverrides, flagOverrides, fileOrigin)
   // Clients authenticate with a credentials bundle: the one named, else the
-  // local admin's that `ec up` wrote; its endpoints become the defaults.
-  const local = localCredentialsFile(core.values.stateDir)
-  const credentialsFile = core.values.credentials ?? (existsSync(local) ? local : undefined)
+  // local admin's that `ec up` wrote; its endpoints become the defaults. A
+  // --state-dir flag (a second agent on the machine) points away from the
+  // control plane's directory, so the configured one is looked at too.
+  const configured = layered(coreDefaults(env), found?.contents, envOverrides, [], fileOrigin).values.stateDir
+  const local = [core.values.stateDir, configured].map((dir) => localCredentialsFile(dir)).find((file) => existsSync(file))
+  const credentialsFile = core.values.credentials ?? local
   const credentials = credentialsFile
     ? clientCredentials(credentialsFile, describeOrigin(core.origins.get('credentials')))
     : undefined

@@ -41,6 +41,22 @@ describe('credentials in config', () => {
     expect(values.placement).to.deep.include({url: 'https://127.0.0.2:2', tls: {credentials: file}})
   })
 
+  it('finds the configured state directory\'s bundle when --state-dir points elsewhere (a second agent)', async () => {
+    const stateDir = join(sandbox.dir, 'state', 'ec')
+    mkdirSync(stateDir, {recursive: true})
+    const file = join(stateDir, 'credentials.json')
+    writeFileSync(file, bundle('https://127.0.0.2:1', 'https://127.0.0.2:2'))
+    const {values} = await loadConfig({
+      sections: [etcdSection],
+      env: sandbox.env,
+      cwd: sandbox.dir,
+      overrides: [{path: ['stateDir'], value: join(sandbox.dir, 'agent-b'), origin: {kind: 'flag', flag: '--state-dir'}}],
+    })
+    expect(values.stateDir).to.equal(join(sandbox.dir, 'agent-b'))
+    expect(values.credentials).to.equal(file)
+    expect(values.etcd).to.deep.include({endpoints: ['https://127.0.0.2:1'], tls: {credentials: file}})
+  })
+
   it('takes EC_CREDENTIALS over the local bundle, and explicit endpoints over the bundle\'s', async () => {
     const file = join(sandbox.dir, 'm2.json')
     writeFileSync(file, bundle('https://10.0.0.1:2379', 'https://10.0.0.1:8778'))
