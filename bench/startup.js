@@ -7,7 +7,7 @@
 // instance records. Prints one JSON line: each median (ms), its ratio to
 // node's, and the targets (issue 13: help ≤ 1.5×, list ≤ 3×).
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -40,7 +40,10 @@ const ec = (args) => run([bin, ...args])
 /** 1,000 ACTIVE records and their names, written straight into etcd as the create flow would leave them. */
 async function populate(count) {
   const {EtcdTransport} = await import(join(repo, 'plugins', 'etcd', 'dist', 'transport.js'))
-  const transport = new EtcdTransport({endpoints: [`http://127.0.0.1:${ports[0]}`], prefix: '/ec', timeoutMs: 10_000})
+  // ec up serves mutual TLS: present the local admin's bundle, as the CLI does.
+  const credentials = join(dir, 'state', 'credentials.json')
+  const {etcd} = JSON.parse(readFileSync(credentials, 'utf8'))
+  const transport = new EtcdTransport({endpoints: etcd.endpoints, prefix: '/ec', timeoutMs: 10_000, tls: {credentials}})
   try {
     const at = new Date().toISOString()
     for (let start = 0; start < count; start += 50) {

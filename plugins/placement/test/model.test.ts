@@ -30,7 +30,7 @@ describe('Placement model: NUMA trees, shared disks, traits (real Placement)', f
     cp = await startControlPlane()
     scheduler = new PlacementScheduler({
       url: cp.placementUrl, token: 'admin', projectId: 'ec-test', userId: 'ec-test',
-      policy: 'pack', candidateLimit: 1000, claimRounds: 5, timeoutMs: 10_000,
+      policy: 'pack', candidateLimit: 1000, claimRounds: 5, timeoutMs: 10_000, tls: cp.clientTls,
     })
   })
 
