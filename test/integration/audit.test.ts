@@ -336,6 +336,32 @@ describe('ec audit (real etcd and Placement)', function () {
       agent = undefined
     })
 
+    it('--repair while creates and deletes are in flight repairs nothing and leaves every instance ACTIVE or gone', async function () {
+      this.timeout(300_000)
+      agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
+      const elsewhere = ['--forbid-trait', hostA.trait, '--forbid-trait', hostB.trait]
+      const create = (name: string) => cp.ec(['instance', 'create', name, '--flavor', 'one', '--image', 'base', ...elsewhere, '--wait', '--json'])
+      for (const name of ['old1', 'old2']) expect((await create(name)).code).to.equal(0)
+
+      let busy = true
+      const work = Promise.all([
+        ...['new1', 'new2', 'new3', 'new4'].map((name) => create(name)),
+        ...['old1', 'old2'].map((name) => cp.ec(['instance', 'delete', name, '--json'])),
+      ]).finally(() => (busy = false))
+      const audits: AuditReport[] = []
+      while (busy) audits.push((await audit('--repair')).report)
+      for (const result of await work) expect(result.code, result.stdout + result.stderr).to.equal(0)
+
+      expect(audits.length).to.be.greaterThan(0)
+      expect(audits.flatMap((a) => a.repaired)).to.deep.equal([])
+      const {items} = await transport.list(keys.instances())
+      const states = items.map((kv) => JSON.parse(kv.value) as InstanceRecord).map((r) => [r.name, r.state])
+      expect(states.sort()).to.deep.equal(['new1', 'new2', 'new3', 'new4'].map((name) => [name, 'ACTIVE']))
+      const last = await audit()
+      expect(last.report.findings).to.deep.equal([])
+      expect(last.code).to.equal(0)
+    })
+
     it('an ACTIVE instance audits clean; its allocation released behind its back is found and the record failed by --repair', async () => {
       agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
       // Not onto the two hosts without an agent.
