@@ -45,6 +45,7 @@ describe('ec audit (real etcd and Placement)', function () {
         'compute:',
         '  leaseTtlSeconds: 3',
         '  shutdownGraceSeconds: 2',
+        '  resyncSeconds: 3',
         '  inventory: {VCPU: 8, MEMORY_MB: 4096, DISK_GB: 50}',
         '  reserved: {MEMORY_MB: 0}',
         '  allocationRatio: {VCPU: 1, MEMORY_MB: 1, DISK_GB: 1}',
@@ -362,7 +363,7 @@ describe('ec audit (real etcd and Placement)', function () {
       expect(last.code).to.equal(0)
     })
 
-    it('an ACTIVE instance audits clean; its allocation released behind its back is found and the record failed by --repair', async () => {
+    it('an ACTIVE instance audits clean; its allocation released behind its back is found, and it ends ERROR with the audit clean', async () => {
       agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
       // Not onto the two hosts without an agent.
       const elsewhere = ['--forbid-trait', hostA.trait, '--forbid-trait', hostB.trait]
@@ -373,18 +374,23 @@ describe('ec audit (real etcd and Placement)', function () {
       expect(clean.report.findings).to.deep.equal([])
       expect(clean.code).to.equal(0)
 
+      // Released behind its back: the audit finds it, unless the agent's own resync got there first
+      // (it fails such an instance too); either way it ends ERROR and the audit clean.
       await scheduler.release(id)
       const found = await audit()
-      expect(findings(found.report)).to.deep.include(['record-without-allocation', id])
       expect(found.report.findings.every((f) => f.id === id), JSON.stringify(found.report.findings)).to.equal(true)
-      expect(found.code).to.equal(12)
-      const repaired = await audit('--repair')
-      expect(repaired.report.repaired.map((r) => [r.kind, r.id])).to.deep.include(['record-without-allocation', id])
+      if (found.code === 12) {
+        const kinds = found.report.findings.map((f) => f.kind)
+        expect(kinds).to.satisfy((k: string[]) => k.length > 0 && k.every((kind) => ['record-without-allocation', 'guest-without-allocation'].includes(kind)))
+        const repaired = await audit('--repair')
+        expect(repaired.report.repaired.every((r) => r.id === id), JSON.stringify(repaired.report)).to.equal(true)
+      }
+
       const stored = JSON.parse((await transport.get(keys.instance(id)))!.value) as InstanceRecord
       expect(stored.state).to.equal('ERROR')
 
-      // The agent may still report the guest until it removes it: wait for the audit to settle, with a deadline.
-      const deadline = Date.now() + 30_000
+      // The agent reports the guest until its next resync removes it: wait for the audit to settle, with a deadline.
+      const deadline = Date.now() + 60_000
       let last = await audit()
       while (last.code !== 0 && Date.now() < deadline) {
         await sleep(500)
