@@ -20,7 +20,8 @@ export class WatchCompactedError extends EtcdBackendError {
   }
 }
 
-const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCircuit|ECONNREFUSED|No connection|UNAVAILABLE|deadline/i
+// cockatiel's circuit breaker (one per etcd member) says "circuit breaker is open" and names no class.
+const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCircuit|circuit breaker is open|ECONNREFUSED|No connection|UNAVAILABLE|deadline/i
 
 // A TLS handshake that failed on a certificate: ours refused (revoked, another CA, none) or theirs untrusted.
 const TLS_REFUSAL = /alert [a-z ]*certificate[a-z ]*|alert unknown ca|certificate (?:revoked|required|verify failed)|unable to verify[a-z ]*|self[- ]signed certificate[a-z ]*|Hostname\/IP does not match[^;.]*/i
