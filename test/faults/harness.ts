@@ -86,7 +86,7 @@ export class FaultCluster {
       throw error
     })
     // The suite's own reads are patient: they observe faults, they must not fail because of them.
-    const store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 15_000}), {stallBudgetMs: 120_000})
+    const store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 15_000, tls: cp.clientTls}), {stallBudgetMs: 120_000})
     await store.list() // reached once: from here on a stall is waited out
     const cluster = new FaultCluster(cp, store, options, imageDir)
     try {

@@ -20,8 +20,9 @@ export async function allocationsOf(placementUrl: string, consumer: string): Pro
 
 /** Delete a consumer's allocations behind ec's back (as an operator or another service might). */
 export async function deleteAllocations(placementUrl: string, consumer: string): Promise<void> {
-  const response = await fetch(`${placementUrl}/allocations/${consumer}`, {method: 'DELETE', headers: HEADERS})
-  if (!response.ok) throw new Error(`DELETE allocations of ${consumer}: ${response.status} ${await response.text()}`)
+  const url = `${placementUrl}/allocations/${consumer}`
+  const response = await axios.delete(url, {headers: HEADERS, httpsAgent: httpsAgentFor(url), validateStatus: () => true})
+  if (response.status >= 300) throw new Error(`DELETE allocations of ${consumer}: ${response.status} ${JSON.stringify(response.data)}`)
 }
 
 /** Every consumer's allocation against one provider, by consumer id. */
