@@ -1,5 +1,7 @@
 // The etcd v3 transport: every key lives under the configured prefix, values
 // are strings, revisions are etcd's mod revisions (decimal strings).
+import {setTimeout as sleep} from 'node:timers/promises'
+
 import {noop} from 'cockatiel'
 import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
 import type {
@@ -18,6 +20,9 @@ import type {
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
 import {tlsMaterial} from './tls.js'
+
+/** How often a compaction probe is sent to an etcd that does not answer yet. */
+const PROBE_ATTEMPTS = 5
 
 export class EtcdTransport implements TransportBackend {
   private readonly client: Etcd3
@@ -123,10 +128,17 @@ export class EtcdTransport implements TransportBackend {
   private async explainWatchFailure(prefix: string, delivered: bigint, error: Error): Promise<Error> {
     if (/compact/i.test(error.message)) return new WatchCompactedError(prefix, error)
     if (delivered === 0n) return describeEtcdError(error, this.settings.endpoints) // no resume point to lose
-    try {
-      await this.client.kv.range({key: Buffer.from(this.full(prefix)), revision: (delivered + 1n).toString(), limit: 1})
-    } catch (probeError) {
-      if (/compacted/i.test((probeError as Error).message)) return new WatchCompactedError(prefix, error)
+    // The probe is a read, safe to repeat: the channel the cancelled watch
+    // shared is often being re-established (a TLS handshake) when it is sent.
+    for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+      try {
+        await this.client.kv.range({key: Buffer.from(this.full(prefix)), revision: (delivered + 1n).toString(), limit: 1})
+        break
+      } catch (probeError) {
+        if (/compacted/i.test((probeError as Error).message)) return new WatchCompactedError(prefix, error)
+        if ((describeEtcdError(probeError, this.settings.endpoints) as {reason?: string}).reason !== 'unavailable') break
+        await sleep(200 * attempt)
+      }
     }
 
     return describeEtcdError(error, this.settings.endpoints)
