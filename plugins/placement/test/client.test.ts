@@ -107,7 +107,7 @@ describe('PlacementClient', () => {
   it('fails over to the next URL when one does not answer, and stays with the one that does', async () => {
     const [dead] = await freePorts(1)
     const deadUrl = `http://127.0.0.1:${dead}`
-    const both = new PlacementClient({url: [deadUrl, controlPlane.placementUrl], token: 'admin', timeoutMs: 10_000})
+    const both = new PlacementClient({url: [deadUrl, controlPlane.placementUrl], token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
     try {
       const uuid = randomUUID()
       await both.createProvider(uuid, `failover-${uuid}`) // a POST: refused by the first, so it certainly did not happen there
