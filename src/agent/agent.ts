@@ -47,6 +47,13 @@ export interface AgentOptions {
   version: string
 }
 
+/**
+ * How long the agent's writes wait out an etcd that stalls. Longer than a
+ * CLI's: no one is waiting at a terminal, and a build that gives up on a
+ * stall ends in ERROR although nothing was wrong with it.
+ */
+const AGENT_STALL_BUDGET_MS = 120_000
+
 export class ComputeAgent {
   private readonly store: InstanceStore
   private readonly queue: WorkQueue
@@ -59,7 +66,7 @@ export class ComputeAgent {
   private numaNodeIds: Record<number, string> = {}
 
   constructor(private readonly options: AgentOptions) {
-    this.store = new InstanceStore(options.backends.transport)
+    this.store = new InstanceStore(options.backends.transport, {stallBudgetMs: AGENT_STALL_BUDGET_MS})
     this.queue = new WorkQueue(options.compute.workers)
     const {metadata} = options.backends
     const phoneHomes = metadata?.phonesHome ? new PhoneHomes() : undefined
