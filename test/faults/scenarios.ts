@@ -130,6 +130,8 @@ export interface ScenarioFigures {
   badErrors: number
   auditConsistent: boolean
   settleMs: number
+  /** From the start of the burst until every instance settled. */
+  totalMs: number
 }
 
 /**
@@ -141,12 +143,14 @@ export async function runScenario(
   scenario: Scenario,
   creates: number,
 ): Promise<{figures: ScenarioFigures; details: string[]}> {
+  const started = Date.now()
   const burst = cluster.burst('f', creates, {deleteEvery: 5})
   await scenario.inject(cluster, burst)
   const faultEnded = Date.now()
   const {creates: outcomes, deleted} = await burst
   await cluster.settle(60_000 + 2 * RESYNC_SECONDS * 1000)
   const settleMs = Date.now() - faultEnded
+  const totalMs = Date.now() - started
   const violations = await cluster.violations()
   const {active, errors} = await cluster.outcome()
   const audit = await cluster.audit()
@@ -177,6 +181,7 @@ export async function runScenario(
     badErrors: violations.badErrors.length,
     auditConsistent: audit.code === 0 && audit.report.consistent,
     settleMs,
+    totalMs,
   }
   const details = [
     ...violations.stuck,
