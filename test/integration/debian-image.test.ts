@@ -94,7 +94,7 @@ describe('a Debian 12 cloud image through ec (TCG)', function () {
         `  debian: {path: ${join(work, 'debian-12.qcow2')}}`,
       ].join('\n') + '\n',
     )
-    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000}))
+    store = new InstanceStore(new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls}))
     agent = await startAgent(cp.env, 'debian-host', join(cp.sandbox.dir, 'agent'))
   })
 
