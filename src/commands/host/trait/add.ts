@@ -17,7 +17,8 @@ export default class HostTraitAdd extends EcCommand<typeof HostTraitAdd> {
     const config = await this.effectiveConfig()
     const scheduler = await this.backend(config, 'scheduler')
     if (!scheduler.changeHostTraits) throw new EcError('usage', `the scheduler backend "${config.values.backends.scheduler}" cannot change traits`)
-    const traits = this.argv.filter((arg) => !arg.startsWith('-')).slice(1)
+    // The parsed positionals after the host, not this.argv: "--config f.yaml" is not a trait.
+    const traits = this.positionals.slice(1)
     const result = await scheduler.changeHostTraits(this.args.host, {add: traits})
     this.log(`${this.args.host}: ${result.join(', ')}`)
     return {host: this.args.host, traits: result}
