@@ -31,15 +31,17 @@ export interface DomainXmlInput {
   network: NetworkSettings
   /** Where libvirt (virtlogd) writes everything the guest prints on its serial console. */
   consoleLogPath: string
+  /** The agent's instances directory: several agents may share one libvirtd, and each owns only its own domains. */
+  owner?: string
 }
 
-export function buildDomainXml({spec, disk, domainType, network, consoleLogPath}: DomainXmlInput): string {
+export function buildDomainXml({spec, disk, domainType, network, consoleLogPath, owner}: DomainXmlInput): string {
   const domain = create({version: '1.0'}).ele('domain', {type: domainType})
   domain.ele('name').txt(domainName(spec.id))
   domain.ele('uuid').txt(spec.id)
   // libvirt refuses a title with a line break.
   domain.ele('title').txt(spec.name.replaceAll(/[\r\n]+/g, ' '))
-  domain.ele('metadata').ele(EC_METADATA_NAMESPACE, 'ec:instance', {id: spec.id})
+  domain.ele('metadata').ele(EC_METADATA_NAMESPACE, 'ec:instance', {id: spec.id, ...(owner ? {owner} : {})})
   domain.ele('memory', {unit: 'MiB'}).txt(String(spec.memoryMb))
   const cells = spec.numa ?? []
   // Pinned: vCPUs run only on the allocated nodes' CPUs and memory comes only from those nodes.
@@ -142,6 +144,15 @@ function addForwardingUserNetwork(domain: XMLBuilder, spec: GuestSpec): void {
 export function readDomainTitle(xml: string): string {
   const title = create(xml).find((node) => node.node.nodeName === 'title', false, true)
   return title?.node.textContent ?? ''
+}
+
+/** The owner recorded in ec's <metadata> element (the instances directory of the agent that defined it), or undefined. */
+export function readDomainOwner(xml: string): string | undefined {
+  const element = create(xml).find((node) => node.node.nodeName.split(':').pop() === 'instance', false, true)
+  const node = element?.node
+  if (!node || !('getAttribute' in node) || typeof node.getAttribute !== 'function') return undefined
+  const owner: unknown = node.getAttribute('owner')
+  return typeof owner === 'string' ? owner : undefined
 }
 
 /** A MAC address that stays the same for an instance across redefinitions (libvirt's 52:54:00 prefix). */

@@ -24,7 +24,7 @@ import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
 import {prepareDisk} from './disks.js'
 import {toGuestState} from './domain-state.js'
-import {buildDomainXml, readDomainTitle, stableMacAddress} from './domain-xml.js'
+import {buildDomainXml, readDomainOwner, readDomainTitle, stableMacAddress} from './domain-xml.js'
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'
 import {ImageStore} from './image-store.js'
@@ -97,6 +97,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
       domainType: this.domainType,
       network: this.settings.network,
       consoleLogPath: this.paths.consoleLog(spec.id),
+      owner: this.paths.instancesDir,
     })
     try {
       await this.connection.run((hypervisor) => hypervisor.domainDefineXML(xml))
@@ -185,8 +186,12 @@ export class LibvirtHypervisor implements HypervisorBackend {
         try {
           const id = instanceIdOf(await domain.getName())
           if (!id) continue
+          const xml = await domain.getXMLDesc()
+          // Another agent's guest on a shared libvirtd (its own state directory) is not ours to report or remove.
+          const owner = readDomainOwner(xml)
+          if (owner !== undefined && owner !== this.paths.instancesDir) continue
           const {state} = await domain.getInfo()
-          guests.push({id, name: readDomainTitle(await domain.getXMLDesc()), state: toGuestState(state), defined: true})
+          guests.push({id, name: readDomainTitle(xml), state: toGuestState(state), defined: true})
         } catch (error) {
           if (!isDomainNotFound(error)) throw error // one undefined meanwhile is simply gone
         }

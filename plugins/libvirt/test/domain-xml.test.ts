@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import type {NetworkSettings} from '../src/config.js'
-import {buildDomainXml, driveLetters, EC_METADATA_NAMESPACE, QEMU_NAMESPACE, readDomainTitle, stableMacAddress} from '../src/domain-xml.js'
+import {buildDomainXml, driveLetters, EC_METADATA_NAMESPACE, QEMU_NAMESPACE, readDomainOwner, readDomainTitle, stableMacAddress} from '../src/domain-xml.js'
 import {forwardsInDomainXml} from '../src/ports.js'
 import type {DomainType} from '../src/virt-type.js'
 import {guestSpec, only, parseXml} from './helpers.js'
@@ -41,6 +41,15 @@ describe('domain XML', () => {
     expect(instance, 'ec:instance').to.exist
     expect(instance.getAttribute('id')).to.equal(spec.id)
     expect(instance.parentElement?.tagName).to.equal('metadata')
+  })
+
+  it('records the owning instances directory, and reads it back from XML as libvirt returns it', () => {
+    const spec = guestSpec()
+    const xml = buildDomainXml({spec, disk, domainType: 'qemu', network: {mode: 'user'}, consoleLogPath: '/c.log', owner: '/var/lib/ec/a & b/instances'})
+    expect(readDomainOwner(xml)).to.equal('/var/lib/ec/a & b/instances')
+    const fromLibvirt = `<domain type='qemu'><name>ec-${spec.id}</name><metadata><ec:instance xmlns:ec="${EC_METADATA_NAMESPACE}" id="${spec.id}" owner="/srv/x"/></metadata></domain>`
+    expect(readDomainOwner(fromLibvirt)).to.equal('/srv/x')
+    expect(readDomainOwner(build().xml), 'a domain defined before owners were recorded').to.equal(undefined)
   })
 
   it('sets vCPUs and memory in MiB', () => {

@@ -52,6 +52,23 @@ describe('libvirt backend on test:///default', () => {
     for (const guest of await backend.list()) expect(guest.id).to.match(/^[0-9a-f-]{36}$/)
   })
 
+  it("leaves another agent's guests alone on a shared libvirtd: they are not listed, so never removed as unassigned", async () => {
+    const other = await scratchDir()
+    const neighbour = new LibvirtHypervisor(resolveSettings({uri: 'test:///default'}, other.path), 'test')
+    try {
+      const mine = guestSpec({name: 'mine'})
+      const theirs = guestSpec({name: 'theirs'})
+      await backend.define(mine, diskOf(mine.id))
+      await neighbour.define(theirs, {...diskOf(theirs.id), path: join(other.path, 'instances', theirs.id, 'disk.qcow2')})
+      expect((await listed(mine.id, theirs.id)).map((g) => g.name)).to.deep.equal(['mine'])
+      expect((await neighbour.list()).filter((g) => [mine.id, theirs.id].includes(g.id)).map((g) => g.name)).to.deep.equal(['theirs'])
+      await neighbour.destroy(theirs.id)
+    } finally {
+      await neighbour.close()
+      await other.remove()
+    }
+  })
+
   it('replaces the definition when the same id is defined again', async () => {
     const spec = guestSpec({name: 'before'})
     await backend.define(spec, diskOf(spec.id))
