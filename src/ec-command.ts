@@ -11,7 +11,7 @@ import {parseFailure} from './input/parse-error.js'
 import {escapeControlCharacters} from './output/escape.js'
 import {colourEnabled} from './output/colour.js'
 import {type ListingPlan, renderListing, sortRows} from './output/listing.js'
-import type {BackendKind, BackendsByKind} from './plugins/backend.js'
+import type {BackendKind, BackendsByKind} from '@ec/plugin-api'
 import {BackendRegistry} from './plugins/registry.js'
 
 export type EcFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof EcCommand)['baseFlags'] & T['flags']>

@@ -12,11 +12,18 @@ import {type AgentPresence, disabledMarker} from '../hosts/hosts.js'
 import {instanceIdOfAssignmentKey, keys} from '../instances/keys.js'
 import {type Assignment, type GuestInventory, type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
-import type {Logger} from '../plugins/backend.js'
-import type {GuestNumaCell, GuestSummary, HypervisorBackend} from '../plugins/hypervisor.js'
-import type {MetadataBackend} from '../plugins/metadata.js'
-import type {SchedulerBackend} from '../plugins/scheduler.js'
-import type {Lease, TransportBackend, WatchEvent, WatchHandle} from '../plugins/transport.js'
+import type {
+  Logger,
+  GuestNumaCell,
+  GuestSummary,
+  HypervisorBackend,
+  MetadataBackend,
+  SchedulerBackend,
+  Lease,
+  TransportBackend,
+  WatchEvent,
+  WatchHandle,
+} from '@ec/plugin-api'
 import {buildInstance, fail, type HostServices, removeGuest, teardownInstance} from './build.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'

@@ -7,10 +7,17 @@ import {waitOutStalls} from '../retry.js'
 import {BuildRecord} from './build-record.js'
 import {failpoint} from './failpoints.js'
 import type {PhoneHomes} from './phone-homes.js'
-import type {Logger} from '../plugins/backend.js'
-import type {BuildPhase, GuestNumaCell, GuestSpec, HypervisorBackend, ImageInfo, PreparedDisk} from '../plugins/hypervisor.js'
-import type {MetadataBackend} from '../plugins/metadata.js'
-import type {SchedulerBackend} from '../plugins/scheduler.js'
+import type {
+  Logger,
+  BuildPhase,
+  GuestNumaCell,
+  GuestSpec,
+  HypervisorBackend,
+  ImageInfo,
+  PreparedDisk,
+  MetadataBackend,
+  SchedulerBackend,
+} from '@ec/plugin-api'
 
 export interface HostServices {
   hostId: string

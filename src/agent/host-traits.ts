@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import si from 'systeminformation'
 
-import type {HypervisorBackend} from '../plugins/hypervisor.js'
+import type {HypervisorBackend} from '@ec/plugin-api'
 
 /** Linux's /proc/cpuinfo flag → os-traits HW_CPU_X86_* suffix (only names os-traits defines). */
 const X86_FLAG_TRAITS: Record<string, string> = {

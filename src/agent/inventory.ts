@@ -5,7 +5,7 @@ import {mkdir} from 'node:fs/promises'
 import si from 'systeminformation'
 
 import type {ComputeConfig} from '../config/defaults.js'
-import type {Inventory} from '../plugins/scheduler.js'
+import type {Inventory} from '@ec/plugin-api'
 
 export interface MeasuredCapacity {
   VCPU: number

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import type {ComputeConfig} from '../config/defaults.js'
 import {EcError} from '../errors.js'
-import type {Inventory, NumaNodeRegistration} from '../plugins/scheduler.js'
+import type {Inventory, NumaNodeRegistration} from '@ec/plugin-api'
 
 export interface NumaNode {
   node: number

@@ -1,7 +1,7 @@
 // Guests report in (phone home) through the metadata backend. A report can
 // arrive before the build starts waiting for it, so reports are kept until
 // claimed (or until they are old).
-import type {PhoneHome} from '../plugins/metadata.js'
+import type {PhoneHome} from '@ec/plugin-api'
 
 const KEEP_MS = 10 * 60_000
 

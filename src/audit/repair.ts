@@ -7,7 +7,7 @@ import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, type InstanceState, now} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
-import type {SchedulerBackend} from '../plugins/scheduler.js'
+import type {SchedulerBackend} from '@ec/plugin-api'
 import {deleteInstance, type DeleteOptions} from '../scheduling/delete.js'
 import type {CheckOptions, Finding, FindingKind} from './findings.js'
 

@@ -10,8 +10,7 @@
 import {hostIdOfAliveKey, instanceIdOfAssignmentKey} from '../instances/keys.js'
 import type {GuestInventory, InstanceRecord} from '../instances/model.js'
 import type {Versioned} from '../instances/store.js'
-import type {HostUsage, SchedulerBackend} from '../plugins/scheduler.js'
-import type {TransportBackend} from '../plugins/transport.js'
+import type {HostUsage, SchedulerBackend, TransportBackend} from '@ec/plugin-api'
 
 /** Resource class → amount. */
 export type Resources = Record<string, number>

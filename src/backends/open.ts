@@ -3,7 +3,7 @@
 import {join} from 'node:path'
 
 import type {EcConfig} from '../config/load.js'
-import type {BackendKind, BackendsByKind, Logger} from '../plugins/backend.js'
+import type {BackendKind, BackendsByKind, Logger} from '@ec/plugin-api'
 import type {BackendRegistry} from '../plugins/registry.js'
 
 export interface OpenOptions {

@@ -1,7 +1,7 @@
 import {availableParallelism, homedir, hostname, networkInterfaces} from 'node:os'
 import {join} from 'node:path'
 
-import type {BackendKind, ClientCredentials, ControlPlaneAddress} from '../plugins/backend.js'
+import type {BackendKind, ClientCredentials, ControlPlaneAddress} from '@ec/plugin-api'
 
 export interface ControlPlaneConfig {
   /** The address this controller's services listen on (`ec up --listen`). */

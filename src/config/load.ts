@@ -8,7 +8,7 @@ import type {ErrorObject} from 'ajv'
 
 import {clientCredentials} from '../credentials/bundle.js'
 import {EcError} from '../errors.js'
-import type {ConfigSection, EnvOverride, JsonSchema} from '../plugins/backend.js'
+import type {ConfigSection, EnvOverride, JsonSchema} from '@ec/plugin-api'
 import {controlPlaneAddress, coreDefaults, type CoreConfig, localCredentialsFile} from './defaults.js'
 import {findConfigFile} from './file.js'
 import {composeSchema} from './schema.js'

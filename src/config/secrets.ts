@@ -2,7 +2,7 @@
 // marked in their section's JSON Schema with the standard annotation
 // `writeOnly: true`: ec reads them but never prints them. Plugins mark their
 // own secret keys the same way, and every output of the config redacts them.
-import type {JsonSchema} from '../plugins/backend.js'
+import type {JsonSchema} from '@ec/plugin-api'
 
 export const REDACTED = '<redacted>'
 

@@ -6,7 +6,7 @@ import {readFileSync} from 'node:fs'
 import {open} from 'node:fs/promises'
 
 import {EcError} from '../errors.js'
-import type {ClientCredentials} from '../plugins/backend.js'
+import type {ClientCredentials} from '@ec/plugin-api'
 
 export interface CredentialsBundle {
   /** The client's name: its certificate's CN, what `ec cluster revoke` takes. */

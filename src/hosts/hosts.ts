@@ -4,8 +4,7 @@
 // restarts can tell an operator's disable from its own shutdown.
 import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
-import type {SchedulerBackend, HostUsage} from '../plugins/scheduler.js'
-import type {TransportBackend} from '../plugins/transport.js'
+import type {SchedulerBackend, HostUsage, TransportBackend} from '@ec/plugin-api'
 
 /** What the agent writes in its liveness key. */
 export interface AgentPresence {

@@ -2,7 +2,7 @@
 // follows: an instance appeared, its state or step moved, it went away. Record
 // rewrites that change neither (progress percentages, timestamps) are folded
 // away unless the step's percent or message moved.
-import type {WatchEvent} from '../plugins/transport.js'
+import type {WatchEvent} from '@ec/plugin-api'
 import {keys} from './keys.js'
 import type {InstanceRecord, InstanceState, Step} from './model.js'
 

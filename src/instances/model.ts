@@ -1,8 +1,7 @@
 // An instance's record, as stored under instances/<id>, and the state machine
 // it moves through. One owner per transition: `ec instance create` up to
 // SCHEDULED, the host agent after it; a delete may interrupt any state.
-import type {DiskStrategy, ImageSource, PortForward, PortRequest} from '../plugins/hypervisor.js'
-import type {ResourceRequest} from '../plugins/scheduler.js'
+import type {DiskStrategy, ImageSource, PortForward, PortRequest, ResourceRequest} from '@ec/plugin-api'
 
 /** An instance id (and any uuid ec reads, e.g. an aggregate): the canonical dashed form. */
 export const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i

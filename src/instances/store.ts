@@ -8,7 +8,7 @@
 // store holds exactly what this writer wrote (the name points to its own id;
 // the record is byte-for-byte its own value) and takes that as success.
 import {EcError} from '../errors.js'
-import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '../plugins/transport.js'
+import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '@ec/plugin-api'
 import {waitOutStalls} from '../retry.js'
 import {keys} from './keys.js'
 import {type Assignment, canTransition, type InstanceRecord, now, UUID} from './model.js'

@@ -1,6 +1,6 @@
 // `ec host show` as text: each provider of the host's tree with inventory,
 // usage, traits and aggregates, then the shared storage it reaches.
-import type {HostDetail, ProviderDetail} from '../plugins/scheduler.js'
+import type {HostDetail, ProviderDetail} from '@ec/plugin-api'
 import {renderTable} from './table.js'
 
 export function describeHostDetail(host: HostDetail): string {

@@ -1,4 +1,4 @@
-import type {Logger} from '../plugins/backend.js'
+import type {Logger} from '@ec/plugin-api'
 
 /** Timestamped lines for long-running processes (the agent, the metadata server). */
 export function lineLogger(write: (line: string) => void, debug = false): Logger {

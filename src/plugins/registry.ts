@@ -4,14 +4,16 @@
 // first-party ones.
 import type {Config} from '@oclif/core'
 
-import {EcError} from '../errors.js'
 import {
   BACKEND_KINDS,
   BACKENDS_HOOK,
   type BackendDescriptor,
   type BackendKind,
-  type ConfigSection,
-} from './backend.js'
+  EcError,
+  type HookAnswers,
+  type RegisteredBackend,
+  type RegisteredSection,
+} from '@ec/plugin-api'
 
 declare module '@oclif/core' {
   interface Hooks {
@@ -19,22 +21,7 @@ declare module '@oclif/core' {
   }
 }
 
-export interface RegisteredBackend<K extends BackendKind = BackendKind> {
-  descriptor: BackendDescriptor<K>
-  /** The npm name of the plugin that contributed it. */
-  plugin: string
-}
-
-export interface RegisteredSection {
-  section: ConfigSection
-  plugin: string
-}
-
-/** The hook's raw answer, so the registry can be built without oclif in unit tests. */
-export interface HookAnswers {
-  successes: Array<{plugin: {name: string}; result: unknown}>
-  failures: Array<{plugin: {name: string}; error: Error}>
-}
+export type {HookAnswers, RegisteredBackend, RegisteredSection} from '@ec/plugin-api'
 
 export class BackendRegistry {
   private constructor(

@@ -8,7 +8,7 @@ import {hostname} from 'node:os'
 import {EcError} from '../errors.js'
 import {type Assignment, type InstanceRecord, type InstanceSpec, now, type Step} from '../instances/model.js'
 import {InstanceStore, type Versioned} from '../instances/store.js'
-import type {PlacementPolicy, SchedulerBackend} from '../plugins/scheduler.js'
+import type {PlacementPolicy, SchedulerBackend} from '@ec/plugin-api'
 import {waitOutStalls} from '../retry.js'
 import {resourceRequestOf} from './request.js'
 

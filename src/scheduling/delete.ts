@@ -8,7 +8,7 @@ import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
-import type {SchedulerBackend} from '../plugins/scheduler.js'
+import type {SchedulerBackend} from '@ec/plugin-api'
 
 export interface DeleteOptions {
   store: InstanceStore

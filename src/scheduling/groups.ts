@@ -3,7 +3,7 @@
 // the disk from the host or a shared pool (--disk-from), and the groups
 // the caller named itself (--group-resources NAME=RC:N,…).
 import {EcError} from '../errors.js'
-import type {RequestGroup, ResourceRequest} from '../plugins/scheduler.js'
+import type {RequestGroup, ResourceRequest} from '@ec/plugin-api'
 
 /** os-traits' mark of a provider sharing its inventory through aggregates (a shared disk pool). */
 export const SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'

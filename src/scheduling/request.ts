@@ -11,8 +11,14 @@ import {readBoundedText} from '../input/bounded-file.js'
 import {quote} from '../output/escape.js'
 import {type InstanceSpec, UUID} from '../instances/model.js'
 import {type DiskFrom, shapeRequest, totalResources} from './groups.js'
-import type {DiskStrategy, ImageSource, PortRequest} from '../plugins/hypervisor.js'
-import type {RequestGroup, RequestGroupFilter, ResourceRequest} from '../plugins/scheduler.js'
+import type {
+  DiskStrategy,
+  ImageSource,
+  PortRequest,
+  RequestGroup,
+  RequestGroupFilter,
+  ResourceRequest,
+} from '@ec/plugin-api'
 
 export interface CreateInput {
   raw?: string

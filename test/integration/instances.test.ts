@@ -9,7 +9,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
 import type {InstanceRecord} from '../../src/instances/model.js'
-import type {CachedImage} from '../../src/plugins/hypervisor.js'
+import type {CachedImage} from '@ec/plugin-api'
 import {InstanceStore} from '../../src/instances/store.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson, runEc, type RunResult} from '../helpers/cli.js'

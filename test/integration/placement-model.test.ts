@@ -7,7 +7,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {CandidatePreview, HostDetail} from '../../src/plugins/scheduler.js'
+import type {CandidatePreview, HostDetail} from '@ec/plugin-api'
 import type {InstanceRecord} from '../../src/instances/model.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson} from '../helpers/cli.js'

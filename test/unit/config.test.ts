@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {loadConfig} from '../../src/config/load.js'
 import {REDACTED, redact} from '../../src/config/secrets.js'
-import type {ConfigSection} from '../../src/plugins/backend.js'
+import type {ConfigSection} from '@ec/plugin-api'
 import {makeSandbox, type Sandbox} from '../helpers/cli.js'
 
 // A plugin-owned section, as a backend would declare it.

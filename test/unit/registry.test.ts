@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {type BackendDescriptor, type ConfigSection} from '../../src/plugins/backend.js'
+import type {BackendDescriptor, ConfigSection} from '@ec/plugin-api'
 import {BackendRegistry, type HookAnswers} from '../../src/plugins/registry.js'
 
 function descriptor(kind: BackendDescriptor['kind'], name: string, config?: ConfigSection): BackendDescriptor {

@@ -6,7 +6,7 @@ import {expect} from 'chai'
 import {keys} from '../../src/instances/keys.js'
 import type {InstanceRecord} from '../../src/instances/model.js'
 import {InstanceStore} from '../../src/instances/store.js'
-import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '../../src/plugins/transport.js'
+import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '@ec/plugin-api'
 
 class Unavailable extends Error {
   readonly reason = 'unavailable'

@@ -1,4 +1,4 @@
-import type {ConfigSection} from 'ec/plugins'
+import {type ClientTlsSettings, clientTlsSchema, defineSection} from '@ec/plugin-api'
 
 export interface EtcdSettings {
   endpoints: string[]
@@ -7,12 +7,12 @@ export interface EtcdSettings {
   username?: string
   password?: string
   /** Client TLS: a credentials bundle and/or PEM files (which win over the bundle's). */
-  tls?: {credentials?: string; ca?: string; cert?: string; key?: string; serverName?: string}
+  tls?: ClientTlsSettings
   /** How long a call waits for etcd before it fails, in milliseconds. */
   timeoutMs: number
 }
 
-export const etcdSection: ConfigSection = {
+export const etcdSection = defineSection<EtcdSettings>({
   key: 'etcd',
   schema: {
     type: 'object',
@@ -23,17 +23,7 @@ export const etcdSection: ConfigSection = {
       username: {type: 'string'},
       // writeOnly: a credential, which ec config show redacts.
       password: {type: 'string', writeOnly: true},
-      tls: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          credentials: {type: 'string'},
-          ca: {type: 'string'},
-          cert: {type: 'string'},
-          key: {type: 'string'},
-          serverName: {type: 'string', minLength: 1},
-        },
-      },
+      tls: clientTlsSchema({serverName: true}),
       timeoutMs: {type: 'integer', minimum: 1},
     },
   },
@@ -51,4 +41,4 @@ export const etcdSection: ConfigSection = {
     EC_ETCD_USERNAME: {key: 'username', type: 'string'},
     EC_ETCD_PASSWORD: {key: 'password', type: 'string'},
   },
-}
+})

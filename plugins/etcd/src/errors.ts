@@ -1,12 +1,8 @@
-import type {BackendError, FailureReason} from 'ec/plugins'
+import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
 
-export class EtcdBackendError extends Error implements BackendError {
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: {cause?: unknown},
-  ) {
-    super(message, options)
+export class EtcdBackendError extends EcError {
+  constructor(reason: FailureReason, message: string, options?: EcErrorOptions) {
+    super(reason, message, options)
     this.name = 'EtcdBackendError'
   }
 }

@@ -4,22 +4,22 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {noop} from 'cockatiel'
 import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
-import type {
-  KeyValue,
-  Lease,
-  ServiceHealth,
-  TransportBackend,
-  TxnGuard,
-  TxnOp,
-  TxnResult,
-  WatchEvent,
-  WatchHandle,
-  WatchOptions,
-} from 'ec/plugins'
+import {
+  type KeyValue,
+  type Lease,
+  loadClientTls,
+  type ServiceHealth,
+  type TransportBackend,
+  type TxnGuard,
+  type TxnOp,
+  type TxnResult,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchOptions,
+} from '@ec/plugin-api'
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
-import {tlsMaterial} from './tls.js'
 
 /** How often a compaction probe is sent to an etcd that does not answer yet. */
 const PROBE_ATTEMPTS = 5
@@ -213,7 +213,7 @@ function clientOptions(settings: EtcdSettings): IOptions {
   }
   if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
   if (settings.tls) {
-    const {ca, cert, key, serverName} = tlsMaterial(settings.tls)
+    const {ca, cert, key, serverName} = loadClientTls(settings.tls, 'etcd')
     options.credentials = {rootCertificate: ca ?? Buffer.alloc(0), privateKey: key, certChain: cert}
     // SNI cannot carry an IP: verify ec's etcd by the name its certificate carries for that.
     if (serverName) options.grpcOptions = {'grpc.ssl_target_name_override': serverName}

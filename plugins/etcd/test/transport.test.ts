@@ -6,7 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {etcd3Options} from '../../../test/helpers/etcd.js'
 import {freePorts} from '../../../test/helpers/ports.js'
-import type {WatchEvent} from '../../../src/plugins/transport.js'
+import type {WatchEvent} from '@ec/plugin-api'
 import {EtcdTransport} from '../src/transport.js'
 
 function describeEvent(e: WatchEvent): string {

@@ -1,6 +1,6 @@
 import {join, resolve} from 'node:path'
 
-import type {ConfigSection, DiskStrategy} from 'ec/plugins'
+import {defineSection, type DiskStrategy} from '@ec/plugin-api'
 
 import {LibvirtBackendError} from './errors.js'
 
@@ -35,7 +35,7 @@ export interface LibvirtSettings {
   imageCacheDir: string
 }
 
-export const libvirtSection: ConfigSection = {
+export const libvirtSection = defineSection<Partial<LibvirtSection>>({
   key: 'libvirt',
   schema: {
     type: 'object',
@@ -68,7 +68,7 @@ export const libvirtSection: ConfigSection = {
   env: {
     EC_LIBVIRT_URI: {key: 'uri', type: 'string'},
   },
-}
+})
 
 /** Where guests' disks and the image cache live by default for qemu:///system. */
 export const SYSTEM_DATA_DIR = '/var/lib/ec'

@@ -8,7 +8,7 @@
 import {mkdir, rename, rm} from 'node:fs/promises'
 import {resolve} from 'node:path'
 
-import type {DiskStrategy, GuestSpec, ImageInfo, PreparedDisk, ProgressReporter} from 'ec/plugins'
+import type {DiskStrategy, GuestSpec, ImageInfo, PreparedDisk, ProgressReporter} from '@ec/plugin-api'
 
 import {LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'

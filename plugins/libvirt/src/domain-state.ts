@@ -1,4 +1,4 @@
-import type {GuestState} from 'ec/plugins'
+import type {GuestState} from '@ec/plugin-api'
 
 // virDomainState, as libvirt numbers it (the binding's DomainState enum).
 const RUNNING = 1

@@ -2,7 +2,7 @@
 // and how this host runs guests, so it can be tested without libvirt.
 import {createHash} from 'node:crypto'
 
-import type {GuestSpec, PreparedDisk} from 'ec/plugins'
+import type {GuestSpec, PreparedDisk} from '@ec/plugin-api'
 import {create} from 'xmlbuilder2'
 
 import type {NetworkSettings} from './config.js'

@@ -1,17 +1,10 @@
-import type {BackendError, FailureReason} from 'ec/plugins'
+import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
 
-export class LibvirtBackendError extends Error implements BackendError {
-  /** True when the request certainly did not reach libvirt (no connection could be opened). */
-  notApplied?: boolean
-
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: {cause?: unknown; notApplied?: boolean},
-  ) {
-    super(message, options)
+/** notApplied: the request certainly did not reach libvirt (no connection could be opened). */
+export class LibvirtBackendError extends EcError {
+  constructor(reason: FailureReason, message: string, options?: EcErrorOptions) {
+    super(reason, message, options)
     this.name = 'LibvirtBackendError'
-    if (options?.notApplied) this.notApplied = true
   }
 }
 

@@ -16,7 +16,7 @@ import type {
   PreparedDisk,
   ProgressReporter,
   ServiceHealth,
-} from 'ec/plugins'
+} from '@ec/plugin-api'
 
 import {libvirtCapabilities} from './capabilities.js'
 import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'

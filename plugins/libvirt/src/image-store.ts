@@ -7,7 +7,7 @@ import {mkdir, readdir, readFile, rename, rm, stat, writeFile} from 'node:fs/pro
 import {join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {ImageInfo, ImageSource, ProgressReporter} from 'ec/plugins'
+import type {ImageInfo, ImageSource, ProgressReporter} from '@ec/plugin-api'
 
 import {LibvirtBackendError, messageOf} from './errors.js'
 import {describeProgress, download} from './download.js'

@@ -8,7 +8,7 @@
 import {createSocket} from 'node:dgram'
 import {createServer} from 'node:net'
 
-import type {PortForward, PortRequest} from 'ec/plugins'
+import type {PortForward, PortRequest} from '@ec/plugin-api'
 
 import {LibvirtBackendError} from './errors.js'
 

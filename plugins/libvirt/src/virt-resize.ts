@@ -3,7 +3,7 @@
 // into it (libguestfs), for guests that cannot grow their own filesystem.
 // libguestfs boots a small appliance under qemu; where KVM is unusable (as
 // nested here) it must be told to use TCG, or its qemu aborts.
-import type {ProgressReporter} from 'ec/plugins'
+import type {ProgressReporter} from '@ec/plugin-api'
 
 import {runTool, type Tool} from './exec.js'
 

@@ -4,7 +4,7 @@ import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {ImageInfo, Progress} from '../../../src/plugins/hypervisor.js'
+import type {ImageInfo, Progress} from '@ec/plugin-api'
 import {GIB, prepareDisk} from '../src/disks.js'
 import {InstancePaths} from '../src/naming.js'
 import {REPO_ROOT} from '../../../test/helpers/cli.js'

@@ -5,7 +5,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {GuestSpec} from '../../../src/plugins/hypervisor.js'
+import type {GuestSpec} from '@ec/plugin-api'
 import {create} from 'xmlbuilder2'
 
 export async function scratchDir(): Promise<{path: string; remove: () => Promise<void>}> {

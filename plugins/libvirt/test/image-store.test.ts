@@ -6,7 +6,7 @@ import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
 
-import type {Progress} from '../../../src/plugins/hypervisor.js'
+import type {Progress} from '@ec/plugin-api'
 import {ImageStore} from '../src/image-store.js'
 import {makeQcow2, rejection, scratchDir} from './helpers.js'
 

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {createServer, type Server} from 'node:net'
 
-import type {PortForward} from 'ec/plugins'
+import type {PortForward} from '@ec/plugin-api'
 
 import {hostPort, PortAllocator} from '../src/ports.js'
 

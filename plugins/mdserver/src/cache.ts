@@ -6,7 +6,7 @@
 import {type FSWatcher, watch} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 
-import type {Logger} from 'ec/plugins'
+import type {Logger} from '@ec/plugin-api'
 
 import {type Ec2Dir, ec2Tree, nocloudMetaData, nocloudUserData, nocloudVendorData, type OpenStackFiles, openstackFiles} from './documents.js'
 import {messageOf} from './errors.js'

@@ -3,7 +3,7 @@
 // directory into the settings the server and the backends run with.
 import {isAbsolute, join, resolve} from 'node:path'
 
-import type {ConfigSection} from 'ec/plugins'
+import {defineSection} from '@ec/plugin-api'
 
 /** The section as config holds it (after defaults, file and environment). */
 export interface MetadataSection {
@@ -42,7 +42,7 @@ export interface MetadataSettings {
 export const DEFAULT_PORT = 8775
 export const DEFAULT_MAX_USER_DATA_BYTES = 64 * 1024
 
-export const metadataSection: ConfigSection = {
+export const metadataSection = defineSection<Partial<MetadataSection>>({
   key: 'metadata',
   schema: {
     type: 'object',
@@ -75,14 +75,13 @@ export const metadataSection: ConfigSection = {
   env: {
     EC_METADATA_PORT: {key: 'port', type: 'integer'},
   },
-}
+})
 
 /**
  * Fill in what the section leaves to the runtime. `stateDir` is the backend's
  * state directory (BackendContext.stateDir); a relative dataDir is taken from it.
  */
-export function resolveMetadataSettings(section: Readonly<Record<string, unknown>>, stateDir: string): MetadataSettings {
-  const s = section as Partial<MetadataSection>
+export function resolveMetadataSettings(s: Readonly<Partial<MetadataSection>>, stateDir: string): MetadataSettings {
   const port = s.port ?? DEFAULT_PORT
   const dataDir = s.dataDir === undefined ? join(stateDir, 'metadata') : isAbsolute(s.dataDir) ? s.dataDir : resolve(stateDir, s.dataDir)
   return {

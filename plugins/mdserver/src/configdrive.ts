@@ -5,7 +5,14 @@
 import {mkdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import type {InstanceMetadata, Logger, MetadataBackend, PhoneHome, PublishedMetadata, ServiceHealth} from 'ec/plugins'
+import type {
+  InstanceMetadata,
+  Logger,
+  MetadataBackend,
+  PhoneHome,
+  PublishedMetadata,
+  ServiceHealth,
+} from '@ec/plugin-api'
 
 import type {MetadataSettings} from './config.js'
 import {NETWORK_CONFIG, nocloudMetaData, nocloudUserData, nocloudVendorData} from './documents.js'

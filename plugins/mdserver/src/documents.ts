@@ -4,7 +4,7 @@
 // instance once per change and serves the strings.
 import {stringify} from 'yaml'
 
-import type {InstanceMetadata} from 'ec/plugins'
+import type {InstanceMetadata} from '@ec/plugin-api'
 
 // ---- NoCloud ---------------------------------------------------------------
 

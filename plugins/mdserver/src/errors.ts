@@ -1,19 +1,11 @@
-// Errors this plugin raises across the contract. Core does not share the
-// class: it reads `reason` (a row of its exit code table) and prints the
-// one-line message.
-import type {BackendError, FailureReason} from 'ec/plugins'
+// Errors this plugin raises across the contract: EcErrors from
+// @ec/plugin-api, so core reports them with their reason's exit code.
+import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
 
-export class MetadataBackendError extends Error implements BackendError {
-  notApplied?: boolean
-
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: {cause?: unknown; notApplied?: boolean},
-  ) {
-    super(message, {cause: options?.cause})
+export class MetadataBackendError extends EcError {
+  constructor(reason: FailureReason, message: string, options?: EcErrorOptions) {
+    super(reason, message, options)
     this.name = 'MetadataBackendError'
-    if (options?.notApplied) this.notApplied = true
   }
 }
 

@@ -7,7 +7,14 @@ import {type FSWatcher, watch} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {InstanceMetadata, Logger, MetadataBackend, PhoneHome, PublishedMetadata, ServiceHealth} from 'ec/plugins'
+import type {
+  InstanceMetadata,
+  Logger,
+  MetadataBackend,
+  PhoneHome,
+  PublishedMetadata,
+  ServiceHealth,
+} from '@ec/plugin-api'
 
 import type {MetadataSettings} from './config.js'
 import {phoneHomeVendorData} from './documents.js'

@@ -1,5 +1,5 @@
 // What both backends check and add before they publish an instance.
-import type {InstanceMetadata} from 'ec/plugins'
+import type {InstanceMetadata} from '@ec/plugin-api'
 
 import type {MetadataSettings} from './config.js'
 import {MetadataBackendError} from './errors.js'

@@ -32,7 +32,7 @@ import {isIP, type Socket} from 'node:net'
 
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest} from 'fastify'
 
-import type {Logger, PhoneHome} from 'ec/plugins'
+import type {Logger, PhoneHome} from '@ec/plugin-api'
 
 import {type CachedInstance, InstanceCache, normalizeAddress} from './cache.js'
 import {EC2_VERSIONS, ec2Lookup, NETWORK_CONFIG, OPENSTACK_VERSIONS} from './documents.js'

@@ -9,7 +9,7 @@ import {mkdir, open, readdir, readFile, rename, rm, stat, unlink} from 'node:fs/
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {InstanceMetadata} from 'ec/plugins'
+import type {InstanceMetadata} from '@ec/plugin-api'
 
 import {MetadataBackendError, messageOf} from './errors.js'
 

@@ -4,7 +4,7 @@ import {existsSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {parse} from 'yaml'
 
-import type {MetadataBackend} from 'ec/plugins'
+import type {MetadataBackend} from '@ec/plugin-api'
 
 import {ConfigDriveBackend} from '../src/configdrive.js'
 import backends from '../src/hooks/backends.js'

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {InstanceMetadata, Logger} from 'ec/plugins'
+import type {InstanceMetadata, Logger} from '@ec/plugin-api'
 
 import {type MetadataSettings, resolveMetadataSettings} from '../src/config.js'
 

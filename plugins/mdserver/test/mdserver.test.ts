@@ -3,7 +3,7 @@ import {readFile, writeFile} from 'node:fs/promises'
 import {createServer, type Server, type Socket} from 'node:net'
 import {parse} from 'yaml'
 
-import type {PhoneHome} from 'ec/plugins'
+import type {PhoneHome} from '@ec/plugin-api'
 
 import {resolveMetadataSettings} from '../src/config.js'
 import backends from '../src/hooks/backends.js'

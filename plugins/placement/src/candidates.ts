@@ -1,6 +1,6 @@
 // Orders allocation candidates by policy. Pure: works on the documents
 // GET /allocation_candidates returned, so it needs no further round trip.
-import type {PlacementPolicy} from 'ec/plugins'
+import type {PlacementPolicy} from '@ec/plugin-api'
 
 import {EC_HOST_TRAIT} from './names.js'
 import type {AllocationCandidates, AllocationRequest, ProviderSummary} from './wire.js'

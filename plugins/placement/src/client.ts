@@ -18,7 +18,7 @@ import {
   parseMicroversion,
   type Microversion,
 } from './microversion.js'
-import type {TlsMaterial} from './tls.js'
+import type {TlsMaterial} from '@ec/plugin-api'
 import type {
   AllocationCandidates,
   ConsumerAllocations,

@@ -1,4 +1,4 @@
-import type {ConfigSection} from 'ec/plugins'
+import {type ClientTlsSettings, clientTlsSchema, defineSection} from '@ec/plugin-api'
 
 export interface PlacementSettings {
   /** One URL, or one per controller: requests fail over to the next when one does not answer. */
@@ -15,7 +15,7 @@ export interface PlacementSettings {
   claimRounds: number
   timeoutMs: number
   /** Client TLS: a credentials bundle and/or PEM files (which win over the bundle's). */
-  tls?: {credentials?: string; ca?: string; cert?: string; key?: string}
+  tls?: Omit<ClientTlsSettings, 'serverName'>
 }
 
 /** One URL as a string, several as a list (clients fail over between them). */
@@ -23,7 +23,7 @@ function placementUrl(urls: string[]): string | string[] {
   return urls.length === 1 ? urls[0] : urls
 }
 
-export const placementSection: ConfigSection = {
+export const placementSection = defineSection<PlacementSettings>({
   key: 'placement',
   schema: {
     type: 'object',
@@ -43,11 +43,7 @@ export const placementSection: ConfigSection = {
       candidateLimit: {type: 'integer', minimum: 1, maximum: 1000},
       claimRounds: {type: 'integer', minimum: 1, maximum: 100},
       timeoutMs: {type: 'integer', minimum: 1},
-      tls: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {credentials: {type: 'string'}, ca: {type: 'string'}, cert: {type: 'string'}, key: {type: 'string'}},
-      },
+      tls: clientTlsSchema(),
     },
   },
   // With a credentials bundle (the local admin's after `ec up`, or --credentials)
@@ -67,4 +63,4 @@ export const placementSection: ConfigSection = {
     EC_PLACEMENT_URL: {key: 'url', type: 'list'},
     EC_PLACEMENT_TOKEN: {key: 'token', type: 'string'},
   },
-}
+})

@@ -1,7 +1,7 @@
 // Why did GET /allocation_candidates come back empty? Only asked after it did
 // (never on the success path): narrow the hosts down filter by filter and name
 // the first one that leaves none, then the resource that ran out.
-import type {ResourceRequest} from 'ec/plugins'
+import type {ResourceRequest} from '@ec/plugin-api'
 
 import {explainShortage, formatResources, type HostCapacity} from './capacity.js'
 import type {PlacementClient} from './client.js'

@@ -1,16 +1,10 @@
-// Errors the Placement backend raises. Core does not share these classes: it
-// reads `reason` (a row of its exit code table) and prints the one-line message.
-import type {BackendError, FailureReason} from 'ec/plugins'
+// Errors the Placement backend raises: EcErrors from @ec/plugin-api, so core
+// reports them with their reason's exit code and one-line message.
+import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
 
-export class PlacementBackendError extends Error implements BackendError {
-  notApplied?: boolean
-
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: {cause?: unknown},
-  ) {
-    super(message, options)
+export class PlacementBackendError extends EcError {
+  constructor(reason: FailureReason, message: string, options?: EcErrorOptions) {
+    super(reason, message, options)
     this.name = 'PlacementBackendError'
   }
 }

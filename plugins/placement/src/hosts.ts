@@ -1,7 +1,7 @@
 // A host as an operator sees it: its provider tree (the host, its NUMA
 // nodes) with inventory, usage, traits and aggregates, and the shared
 // storage it reaches; and the operator's own changes to traits and aggregates.
-import type {HostDetail, ProviderDetail, SetChange} from 'ec/plugins'
+import type {HostDetail, ProviderDetail, SetChange} from '@ec/plugin-api'
 
 import {aggregateId} from './aggregates.js'
 import type {PlacementClient} from './client.js'

@@ -1,6 +1,6 @@
 // ec's Inventory (camelCase, one entry per class) against Placement's
 // inventories document (snake_case, keyed by class).
-import type {Inventory} from 'ec/plugins'
+import type {Inventory} from '@ec/plugin-api'
 
 import type {WireInventory} from './wire.js'
 

@@ -2,7 +2,7 @@
 // the unsuffixed group, suffixed groups (numbered or named, 1.33), group_policy,
 // forbidden aggregates (1.32), in_tree, root_required (1.35), and ec's own
 // markers — only ec hosts, never a disabled one — on the root of each tree.
-import type {RequestGroupFilter, ResourceRequest} from 'ec/plugins'
+import type {RequestGroupFilter, ResourceRequest} from '@ec/plugin-api'
 
 import {aggregateId} from './aggregates.js'
 import {PlacementBackendError} from './errors.js'

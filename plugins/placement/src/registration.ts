@@ -3,7 +3,7 @@
 // repeat: a host re-registers on every start.
 import {randomUUID} from 'node:crypto'
 
-import type {HostIdentity, HostRegistration, Inventory, NumaNodeRegistration} from 'ec/plugins'
+import type {HostIdentity, HostRegistration, Inventory, NumaNodeRegistration} from '@ec/plugin-api'
 
 import type {PlacementClient} from './client.js'
 import {PlacementApiError, PlacementBackendError, PlacementErrorCode} from './errors.js'

@@ -1,26 +1,26 @@
 // ec's scheduler on OpenStack Placement: hosts are resource providers with
 // the CUSTOM_EC_HOST trait, a claim is a consumer's allocations, and
 // Placement's atomic PUT /allocations is what keeps racing claims honest.
-import type {
-  CandidatePreview,
-  Claim,
-  HostDetail,
-  SetChange,
-  ClaimOptions,
-  HostIdentity,
-  HostRegistration,
-  HostUsage,
-  ResourceRequest,
-  SchedulerBackend,
-  ServiceHealth,
-} from 'ec/plugins'
+import {
+  type CandidatePreview,
+  type Claim,
+  type ClaimOptions,
+  type HostDetail,
+  type HostIdentity,
+  type HostRegistration,
+  type HostUsage,
+  loadClientTls,
+  type ResourceRequest,
+  type SchedulerBackend,
+  type ServiceHealth,
+  type SetChange,
+} from '@ec/plugin-api'
 
 import {aggregateId} from './aggregates.js'
 import {rankCandidates} from './candidates.js'
 import {PlacementClient} from './client.js'
 import {changeAggregates, changeHostTraits, describeHost, findHost} from './hosts.js'
 import {candidateParams, validateRequest} from './query.js'
-import {tlsMaterial} from './tls.js'
 import {mapLimit} from './concurrency.js'
 import type {PlacementSettings} from './config.js'
 import {diagnoseNoCapacity, NO_HOST_REGISTERED} from './diagnosis.js'
@@ -45,7 +45,7 @@ export class PlacementScheduler implements SchedulerBackend {
       url: settings.url,
       token: settings.token,
       timeoutMs: settings.timeoutMs,
-      tls: settings.tls ? tlsMaterial(settings.tls) : undefined,
+      tls: settings.tls ? loadClientTls(settings.tls, 'placement') : undefined,
     })
   }
 

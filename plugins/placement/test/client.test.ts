@@ -8,7 +8,7 @@ import {startControlPlane, type TestControlPlane} from '../../../test/helpers/co
 import {freePorts} from '../../../test/helpers/ports.js'
 import {PlacementClient} from '../src/client.js'
 import {PlacementApiError} from '../src/errors.js'
-import {tlsMaterial} from '../src/tls.js'
+import {loadClientTls} from '@ec/plugin-api'
 
 async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
   try {
@@ -26,7 +26,7 @@ describe('PlacementClient', () => {
 
   before(async () => {
     controlPlane = await startControlPlane()
-    client = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
+    client = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: loadClientTls(controlPlane.clientTls, 'placement')})
   })
 
   after(async () => {
@@ -40,7 +40,7 @@ describe('PlacementClient', () => {
   })
 
   it('sends the negotiated version on every request and asks the server for it only once', async () => {
-    const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
+    const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: loadClientTls(controlPlane.clientTls, 'placement')})
     const seen: {url?: string; version: unknown}[] = []
     // The axios instance is private; the interceptor only observes what goes out.
     ;(fresh as unknown as {servers: AxiosInstance[]}).servers[0].interceptors.request.use((config) => {
@@ -98,7 +98,7 @@ describe('PlacementClient', () => {
   })
 
   it('refuses requests once closed', async () => {
-    const closing = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
+    const closing = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: loadClientTls(controlPlane.clientTls, 'placement')})
     closing.close()
     closing.close()
     expect((await rejection(closing.listProviders())).reason).to.equal('failure')
@@ -107,7 +107,7 @@ describe('PlacementClient', () => {
   it('fails over to the next URL when one does not answer, and stays with the one that does', async () => {
     const [dead] = await freePorts(1)
     const deadUrl = `http://127.0.0.1:${dead}`
-    const both = new PlacementClient({url: [deadUrl, controlPlane.placementUrl], token: 'admin', timeoutMs: 10_000, tls: tlsMaterial(controlPlane.clientTls)})
+    const both = new PlacementClient({url: [deadUrl, controlPlane.placementUrl], token: 'admin', timeoutMs: 10_000, tls: loadClientTls(controlPlane.clientTls, 'placement')})
     try {
       const uuid = randomUUID()
       await both.createProvider(uuid, `failover-${uuid}`) // a POST: refused by the first, so it certainly did not happen there

@@ -5,7 +5,7 @@
 import {randomUUID} from 'node:crypto'
 
 import {expect} from 'chai'
-import type {HostRegistration, Inventory, ResourceRequest} from 'ec/plugins'
+import type {HostRegistration, Inventory, ResourceRequest} from '@ec/plugin-api'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {aggregateId} from '../src/aggregates.js'

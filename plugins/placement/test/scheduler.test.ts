@@ -5,7 +5,7 @@ import {randomUUID} from 'node:crypto'
 
 import type {AxiosInstance} from 'axios'
 import {expect} from 'chai'
-import type {HostRegistration, Inventory, ResourceRequest} from 'ec/plugins'
+import type {HostRegistration, Inventory, ResourceRequest} from '@ec/plugin-api'
 
 import {credentialsFor} from '../../../test/helpers/credentials.js'
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'

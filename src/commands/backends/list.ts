@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {NO_BACKEND} from '../../backends/open.js'
 import {EcCommand} from '../../ec-command.js'
 import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
-import {BACKEND_KINDS, type BackendKind} from '../../plugins/backend.js'
+import {BACKEND_KINDS, type BackendKind} from '@ec/plugin-api'
 
 export interface BackendListing {
   kind: BackendKind

@@ -2,7 +2,7 @@ import {EcCommand} from '../../ec-command.js'
 import type {AgentPresence, DisabledMarker} from '../../hosts/hosts.js'
 import {hostIdOfAliveKey, hostIdOfDisabledKey, keys} from '../../instances/keys.js'
 import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
-import type {HostUsage} from '../../plugins/scheduler.js'
+import type {HostUsage} from '@ec/plugin-api'
 
 export interface HostListing extends HostUsage {
   alive: boolean

@@ -3,7 +3,7 @@ import {Args} from '@oclif/core'
 import {EcCommand} from '../../ec-command.js'
 import {EcError} from '../../errors.js'
 import {describeHostDetail} from '../../output/host-view.js'
-import type {HostDetail} from '../../plugins/scheduler.js'
+import type {HostDetail} from '@ec/plugin-api'
 
 export default class HostShow extends EcCommand<typeof HostShow> {
   static override summary = "Show a host's providers (the host, its NUMA nodes) with inventory, usage, traits and aggregates, and the shared storage it reaches."

@@ -3,7 +3,7 @@ import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
 import {type ListingSpec, listingFlags, planListing} from '../../output/listing.js'
-import type {CachedImage} from '../../plugins/hypervisor.js'
+import type {CachedImage} from '@ec/plugin-api'
 
 export default class ImageList extends EcCommand<typeof ImageList> {
   static override summary = "List this host's image cache: source URL, size, checksum, and whether a guest uses it."

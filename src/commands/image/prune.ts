@@ -2,7 +2,7 @@ import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
-import type {CachedImage} from '../../plugins/hypervisor.js'
+import type {CachedImage} from '@ec/plugin-api'
 
 export default class ImagePrune extends EcCommand<typeof ImagePrune> {
   static override summary = "Remove cached images no guest on this host uses (an image in use is kept)."

@@ -4,7 +4,7 @@ import {Listr} from 'listr2'
 import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcCommand} from '../../ec-command.js'
-import type {ImageInfo, Progress} from '../../plugins/hypervisor.js'
+import type {ImageInfo, Progress} from '@ec/plugin-api'
 import {resolveImage} from '../../scheduling/request.js'
 
 export default class ImagePull extends EcCommand<typeof ImagePull> {

@@ -11,7 +11,7 @@ import {StepTracker} from '../../output/step-tracker.js'
 import {createInstance} from '../../scheduling/create.js'
 import {buildSpec, resourceRequestOf, validateName} from '../../scheduling/request.js'
 import {renderTable} from '../../output/table.js'
-import type {CandidatePreview, ResourceRequest, SchedulerBackend} from '../../plugins/scheduler.js'
+import type {CandidatePreview, ResourceRequest, SchedulerBackend} from '@ec/plugin-api'
 import {EcCommand} from '../../ec-command.js'
 
 export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {

@@ -1,19 +1,19 @@
 // Announces the Placement scheduler to ec; the HTTP client loads lazily.
-import type {BackendDescriptor} from 'ec/plugins'
+import {type BackendDescriptor, defineBackend} from '@ec/plugin-api'
 
-import {placementSection, type PlacementSettings} from '../config.js'
+import {placementSection} from '../config.js'
 
 export default async function backends(): Promise<BackendDescriptor[]> {
   return [
-    {
+    defineBackend({
       kind: 'scheduler',
       name: 'placement',
       description: 'OpenStack Placement: allocation candidates, atomic claims, host providers',
       config: placementSection,
-      async create(context) {
+      async create({section}) {
         const {PlacementScheduler} = await import('../scheduler.js')
-        return new PlacementScheduler(context.section as unknown as PlacementSettings)
+        return new PlacementScheduler(section)
       },
-    },
+    }),
   ]
 }

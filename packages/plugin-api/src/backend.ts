@@ -1,13 +1,10 @@
 // What a plugin hands to ec: one descriptor per backend. Descriptors are
 // cheap, static objects; `create` loads the implementation lazily so that
 // `ec --help` never pays for a gRPC stack or a libvirt binding.
-import type {FailureReason} from '../errors.js'
 import type {HypervisorBackend} from './hypervisor.js'
 import type {MetadataBackend} from './metadata.js'
 import type {SchedulerBackend} from './scheduler.js'
 import type {TransportBackend} from './transport.js'
-
-export type {FailureReason} from '../errors.js'
 
 export const BACKEND_KINDS = ['scheduler', 'transport', 'hypervisor', 'metadata'] as const
 export type BackendKind = (typeof BACKEND_KINDS)[number]
@@ -18,9 +15,6 @@ export interface BackendsByKind {
   hypervisor: HypervisorBackend
   metadata: MetadataBackend
 }
-
-/** The hook event every backend plugin declares in its package.json `oclif.hooks`. */
-export const BACKENDS_HOOK = 'ec-backends'
 
 /** Where the local control plane (`ec up`) listens, for defaults that point at it. */
 export interface ControlPlaneAddress {
@@ -61,10 +55,11 @@ export interface EnvOverride {
  * Mark a credential (password, token, private key material) in the schema
  * with the standard annotation `writeOnly: true`: core never prints its value.
  */
-export interface ConfigSection {
+export interface ConfigSection<S extends object = Record<string, unknown>> {
   key: string
   schema: JsonSchema
-  defaults(controlPlane: ControlPlaneAddress): Record<string, unknown>
+  /** Values for keys the user did not set; what the user sets is laid over them, key by key. */
+  defaults(controlPlane: ControlPlaneAddress): Partial<S>
   env?: Record<string, EnvOverride>
 }
 
@@ -74,9 +69,9 @@ export interface Logger {
   warn(message: string): void
 }
 
-export interface BackendContext {
-  /** The backend's own, validated config section (empty when it has none). */
-  section: Readonly<Record<string, unknown>>
+export interface BackendContext<S extends object = Record<string, unknown>> {
+  /** The backend's own config section, defaults filled in and validated against its schema (empty when it has none). */
+  section: Readonly<S>
   /** The whole effective configuration, read-only. */
   config: Readonly<Record<string, unknown>>
   /** A directory the backend may keep state in (created on demand). */
@@ -104,19 +99,4 @@ export interface ServiceHealth {
 export interface Closable {
   health(): Promise<ServiceHealth>
   close(): Promise<void>
-}
-
-/**
- * Errors crossing the contract say why they happened with a `reason` from
- * core's exit code table (errors.ts), so that core reports them with the right
- * message and exit code without sharing a class with the plugin. The message
- * is one line that says what was wrong and what to do.
- */
-export interface BackendError extends Error {
-  reason: FailureReason
-  /**
-   * True when the request certainly had no effect (the connection was
-   * refused), so the caller need not undo it. Absent means "unknown".
-   */
-  notApplied?: boolean
 }
