@@ -321,7 +321,9 @@ export class ComputeAgent {
   private async publishGuests(guests: GuestSummary[]): Promise<void> {
     if (!this.lease) return
     const inventory: GuestInventory = {at: now(), guests: guests.map(({id, name, state, defined}) => ({id, name, state, defined}))}
-    await this.store.commit([], [{op: 'put', key: keys.guests(this.hostId), value: JSON.stringify(inventory), lease: this.lease.id}])
+    // One attempt, without the store's patience for stalls: a stalled publish must not hold up the
+    // resyncs after it, and the next resync publishes a fresher inventory anyway.
+    await this.options.backends.transport.commit([], [{op: 'put', key: keys.guests(this.hostId), value: JSON.stringify(inventory), lease: this.lease.id}])
   }
 
   private async definedGuests(): Promise<Set<string>> {

@@ -332,14 +332,23 @@ describe('ec audit (real etcd and Placement)', function () {
 
   describe('with a real agent', () => {
     let agent: RunningAgent | undefined
-    afterEach(async () => {
-      await agent?.stop('SIGKILL')
+    let agents = 0
+    /** A host of its own per test: guests a killed agent left behind are another test's business. */
+    const startOwnAgent = async () => {
+      const name = `audit-agent-${++agents}`
+      agent = await startAgent(cp.env, name, join(cp.sandbox.dir, 'agents', name))
+    }
+
+    afterEach(async function () {
+      if (this.currentTest?.state === 'failed' && agent) console.log(`${agent.name}'s log:\n${agent.output()}`)
+      // Gracefully: the host leaves scheduling, so the next test's creates never land on a dead host.
+      await agent?.stop('SIGTERM')
       agent = undefined
     })
 
     it('--repair while creates and deletes are in flight repairs nothing and leaves every instance ACTIVE or gone', async function () {
       this.timeout(300_000)
-      agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
+      await startOwnAgent()
       const elsewhere = ['--forbid-trait', hostA.trait, '--forbid-trait', hostB.trait]
       const create = (name: string) => cp.ec(['instance', 'create', name, '--flavor', 'one', '--image', 'base', ...elsewhere, '--wait', '--json'])
       for (const name of ['old1', 'old2']) expect((await create(name)).code).to.equal(0)
@@ -364,7 +373,7 @@ describe('ec audit (real etcd and Placement)', function () {
     })
 
     it('an ACTIVE instance audits clean; its allocation released behind its back is found, and it ends ERROR with the audit clean', async () => {
-      agent = await startAgent(cp.env, 'audit-agent', join(cp.sandbox.dir, 'agents', 'audit-agent'))
+      await startOwnAgent()
       // Not onto the two hosts without an agent.
       const elsewhere = ['--forbid-trait', hostA.trait, '--forbid-trait', hostB.trait]
       const created = await cp.ec(['instance', 'create', 'live1', '--flavor', 'one', '--image', 'base', ...elsewhere, '--wait', '--json'])
