@@ -87,6 +87,8 @@ describe('ec-plugin-qemu installed from a registry', function () {
     mkdirSync(work)
     guestsDir = join(work, 'guests')
     agentDir = join(cp.sandbox.dir, 'agent')
+    // The plugin and what it depends on, as their authors would publish them.
+    await registry.publish(pack(join(REPO_ROOT, 'packages', 'plugin-api'), work))
     await registry.publish(pack(PLUGIN_DIR, work))
 
     const installed = await ec(['plugins', 'install', 'ec-plugin-qemu'], 180_000)

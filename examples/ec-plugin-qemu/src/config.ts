@@ -2,7 +2,7 @@
 // them and how.
 import {join, resolve} from 'node:path'
 
-import type {ConfigSection, DiskStrategy} from '@ec/plugin-api'
+import {defineSection, type DiskStrategy} from '@ec/plugin-api'
 
 export type Accel = 'tcg' | 'kvm'
 
@@ -23,7 +23,7 @@ export interface QemuSettings {
   imageCacheDir: string
 }
 
-export const qemuSection: ConfigSection = {
+export const qemuSection = defineSection<Partial<QemuSettings>>({
   key: 'qemu',
   schema: {
     type: 'object',
@@ -44,7 +44,7 @@ export const qemuSection: ConfigSection = {
     EC_QEMU_BINARY: {key: 'binary', type: 'string'},
     EC_QEMU_ACCEL: {key: 'accel', type: 'string'},
   },
-}
+})
 
 export function resolveSettings(section: Partial<QemuSettings>, stateDir: string): QemuSettings {
   return {

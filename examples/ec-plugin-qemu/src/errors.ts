@@ -1,14 +1,10 @@
 // Errors crossing the hypervisor contract carry a `reason` from ec's exit
-// code table (BackendError); core reports them by it, whatever their class.
-import type {BackendError, FailureReason} from '@ec/plugin-api'
+// code table; core reports them by it (EcError from @ec/plugin-api).
+import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
 
-export class QemuBackendError extends Error implements BackendError {
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: {cause?: unknown},
-  ) {
-    super(message, options)
+export class QemuBackendError extends EcError {
+  constructor(reason: FailureReason, message: string, options?: EcErrorOptions) {
+    super(reason, message, options)
     this.name = 'QemuBackendError'
   }
 }
