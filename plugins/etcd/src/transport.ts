@@ -2,7 +2,7 @@
 // are strings, revisions are etcd's mod revisions (decimal strings).
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {noop} from 'cockatiel'
+import {handleWhen, noop, retry} from 'cockatiel'
 import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
 import {
   type KeyValue,
@@ -20,6 +20,12 @@ import {
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
+
+/**
+ * grpc-js's words for a call that found no connection to its member: it was
+ * never sent, so sending it to another member replays nothing.
+ */
+const NEVER_SENT = /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/
 
 /** How often a compaction probe is sent to an etcd that does not answer yet. */
 const PROBE_ATTEMPTS = 5
@@ -208,8 +214,15 @@ function clientOptions(settings: EtcdSettings): IOptions {
     // etcd had applied, whose replay then fails its own guard. No call is
     // replayed here; callers decide (the contract: TransportBackend.commit).
     // The per-host circuit breaker stays: it replays nothing, it only moves
-    // calls to another member of a cluster while one does not answer.
-    faultHandling: {global: noop},
+    // calls to another member of a cluster while one does not answer. A call
+    // that could not connect to the member it drew goes to the next one (each
+    // once): with one member of three down, no call fails for that.
+    faultHandling: {
+      global:
+        settings.endpoints.length > 1
+          ? retry(handleWhen((error) => NEVER_SENT.test(error.message)), {maxAttempts: settings.endpoints.length - 1})
+          : noop,
+    },
   }
   if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
   if (settings.tls) {

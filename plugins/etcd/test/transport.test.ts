@@ -51,6 +51,20 @@ describe('etcd transport (real etcd)', function () {
     }
   })
 
+  it('sends a call that cannot connect to one member to the next: a member down fails no call', async () => {
+    const [deadPort] = await freePorts(1)
+    const cluster = new EtcdTransport({endpoints: [`https://127.0.0.1:${deadPort}`, cp.etcdEndpoint], prefix, timeoutMs: 3000, tls: cp.clientTls})
+    try {
+      // Each call draws a member at random: without moving on, about half would fail.
+      for (let i = 0; i < 20; i++) {
+        expect((await cluster.commit([], [{op: 'put', key: `k${i}`, value: 'v'}])).ok).to.equal(true)
+        expect((await cluster.list('')).items).to.have.length(i + 1)
+      }
+    } finally {
+      await cluster.close()
+    }
+  })
+
   it('creates a key only when absent and swaps only at the expected revision', async () => {
     const created = await transport.commit([{key: 'k', modRevision: null}], [{op: 'put', key: 'k', value: 'v1'}])
     expect(created.ok).to.equal(true)
