@@ -1,8 +1,10 @@
 import {Args} from '@oclif/core'
 
+import {agentDir} from '../agent/agent-dir.js'
 import {cachedNames, cacheFile} from '../completion/name-cache.js'
 import {OBJECT_KINDS, type ObjectKind} from '../completion/objects.js'
 import {EcCommand} from '../ec-command.js'
+import {knownImages} from '../images/names.js'
 import {keys} from '../instances/keys.js'
 
 export default class Complete extends EcCommand<typeof Complete> {
@@ -40,7 +42,7 @@ export default class Complete extends EcCommand<typeof Complete> {
       }
 
       case 'image':
-        return async () => Object.keys(config.values.images)
+        return async () => Object.keys(knownImages(config.values.images, agentDir(config)))
       case 'group':
         // Hook for instance groups (issue 10): list their names here once they have a key.
         return async () => []

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
+import {agentDir} from '../../agent/agent-dir.js'
 import {EcError} from '../../errors.js'
+import {knownImages} from '../../images/names.js'
 import {amountFlag} from '../../input/amount.js'
 import {quote} from '../../output/escape.js'
 import type {InstanceRecord} from '../../instances/model.js'
@@ -32,7 +34,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     vcpus: amountFlag({description: 'Virtual CPUs (VCPU), 1 to 2147483647.'}),
     memory: amountFlag({description: 'Memory in MiB (MEMORY_MB), 1 to 2147483647.'}),
     disk: amountFlag({description: 'Root disk in GiB (DISK_GB), 1 to 2147483647.'}),
-    image: Flags.string({description: 'A configured image name, an http(s) URL, or a path to a disk image.'}),
+    image: Flags.string({description: 'A configured image name, a name given by `ec image pull --name`, an http(s) URL, or a path to a disk image.'}),
     trait: Flags.string({description: 'Required trait (repeatable).', multiple: true}),
     'forbid-trait': Flags.string({description: 'Forbidden trait (repeatable).', multiple: true}),
     'member-of': Flags.string({description: 'Aggregates by uuid or name: "A,B" or "in:A,B" any of them, "!A" or "!in:A,B" none of them (repeatable; and-ed).', multiple: true}),
@@ -81,7 +83,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
         meta: this.flags.meta,
         publish: this.flags.publish,
       },
-      config.values,
+      {...config.values, images: knownImages(config.values.images, agentDir(config))},
       process.cwd(),
       config.values.scheduling.maxUserDataBytes,
     )
