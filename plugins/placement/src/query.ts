@@ -19,6 +19,7 @@ export interface QueryOptions {
 
 export function candidateParams(request: ResourceRequest, options: QueryOptions): URLSearchParams {
   validateRequest(request)
+  if (options.rootRequired) request = withLoneClassInItsOwnGroup(request)
   const params = new URLSearchParams()
   const markers = [EC_HOST_TRAIT, `!${DISABLED_TRAIT}`]
   const rootTraits = [...(request.rootRequiredTraits ?? []), ...(request.rootForbiddenTraits ?? []).map((t) => `!${t}`)]
@@ -28,6 +29,40 @@ export function candidateParams(request: ResourceRequest, options: QueryOptions)
   if (options.rootRequired) params.append('root_required', [...markers, ...rootTraits].join(','))
   if (options.limit !== undefined) params.append('limit', String(options.limit))
   return params
+}
+
+/** The suffix a lone unsuffixed resource class moves to (see below). */
+export const LONE_CLASS_GROUP = '_DISK'
+const PER_NODE = new Set(['VCPU', 'MEMORY_MB'])
+
+/**
+ * Placement 8.0 drops candidates when the unsuffixed group can be met by a
+ * sharing provider alone (say, only DISK_GB, with VCPU and memory in a NUMA
+ * group): its AllocationRequest equality ignores the anchor, so the shared
+ * disk's requests for every host in its aggregate collapse into one, and only
+ * one (arbitrary) host is offered — or none, when that one is full. A
+ * suffixed group is built per anchor and does not collapse, so an unsuffixed
+ * group that is nothing but one resource class is sent as a suffixed group
+ * of its own: one class comes from one provider either way. Not done when it
+ * would change the answer: with traits, aggregates or in_tree on the
+ * unsuffixed group, or under group_policy=isolate unless every other group
+ * asks for VCPU/memory only and there are two or more of them (ec's split
+ * over NUMA nodes, which only NUMA children can give, never a disk's provider).
+ */
+export function withLoneClassInItsOwnGroup(request: ResourceRequest): ResourceRequest {
+  const groups = request.groups ?? []
+  const classes = Object.keys(request.resources)
+  const bare = request.requiredTraits.length === 0 && request.forbiddenTraits.length === 0 && request.memberOf.every((anyOf) => anyOf.length === 0) &&
+    !request.forbiddenAggregates?.length && !request.inTree
+  if (groups.length === 0 || classes.length !== 1 || !bare || groups.some((g) => g.suffix === LONE_CLASS_GROUP)) return request
+  const isolateSafe = groups.length >= 2 && groups.every((g) => Object.keys(g.resources).length > 0 && Object.keys(g.resources).every((rc) => PER_NODE.has(rc)))
+  if (request.groupPolicy === 'isolate' && !isolateSafe) return request
+  return {
+    ...request,
+    resources: {},
+    groups: [...groups, {suffix: LONE_CLASS_GROUP, resources: {...request.resources}, requiredTraits: [], forbiddenTraits: [], memberOf: []}],
+    groupPolicy: request.groupPolicy ?? 'none',
+  }
 }
 
 function appendGroup(params: URLSearchParams, suffix: string, group: RequestGroupFilter, extraRequired: string[]): void {
