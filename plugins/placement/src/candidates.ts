@@ -26,14 +26,28 @@ export function rankCandidates(
   policy: PlacementPolicy,
   random: () => number = Math.random,
 ): RankedCandidate[] {
-  const ranked = candidates.allocation_requests
+  const anchored = candidates.allocation_requests
     // A request met by shared storage alone names no host to run on.
     .filter((request) => anchoredToHost(request, candidates.provider_summaries))
-    .map((request) => toRanked(request, candidates.provider_summaries))
+  const ranked = preferOwnProviders(anchored, candidates.provider_summaries).map((request) => toRanked(request, candidates.provider_summaries))
   shuffle(ranked, random)
   const direction = policy === 'pack' ? -1 : 1
   // Array.prototype.sort is stable, so the shuffle decides among equals.
   return ranked.sort((a, b) => direction * (quantize(a.utilization) - quantize(b.utilization)))
+}
+
+/**
+ * Where a host could give everything itself, its candidates that draw on
+ * shared storage are dropped: shared disk serves hosts without (enough) disk
+ * of their own, and requests that ask for it (--disk-from shared, which
+ * Placement then answers with shared candidates only).
+ */
+export function preferOwnProviders(requests: AllocationRequest[], summaries: Record<string, ProviderSummary>): AllocationRequest[] {
+  const hostOfRequest = new Map(requests.map((request) => [request, hostOf(request, summaries)]))
+  const shares = (request: AllocationRequest) =>
+    Object.keys(request.allocations).some((provider) => (summaries[provider]?.root_provider_uuid ?? provider) !== hostOfRequest.get(request))
+  const selfSufficient = new Set(requests.filter((request) => !shares(request)).map((request) => hostOfRequest.get(request)))
+  return requests.filter((request) => !shares(request) || !selfSufficient.has(hostOfRequest.get(request)))
 }
 
 function toRanked(request: AllocationRequest, summaries: Record<string, ProviderSummary>): RankedCandidate {

@@ -2,7 +2,7 @@
 import {expect} from 'chai'
 
 import {hostOf, rankCandidates, utilizationOf} from '../src/candidates.js'
-import type {AllocationCandidates} from '../src/wire.js'
+import type {AllocationCandidates, AllocationRequest} from '../src/wire.js'
 
 const HOST_A = 'aaaaaaaa-0000-0000-0000-000000000000'
 const HOST_B = 'bbbbbbbb-0000-0000-0000-000000000000'
@@ -74,6 +74,26 @@ describe('candidate picking', () => {
     expect(hostOf(request, summaries)).to.equal(HOST_A)
     const [ranked] = rankCandidates({allocation_requests: [request], provider_summaries: summaries}, 'spread')
     expect(ranked.resources).to.deep.equal({DISK_GB: 10, VCPU: 1})
+  })
+
+  it("prefers a host's own disk to shared storage; shared storage serves the hosts that have none", () => {
+    const summaries = {
+      [SHARED_DISK]: {resources: {DISK_GB: {capacity: 1000, used: 0}}, traits: ['MISC_SHARES_VIA_AGGREGATE'], root_provider_uuid: SHARED_DISK},
+      [HOST_A]: {resources: {VCPU: {capacity: 8, used: 0}, DISK_GB: {capacity: 100, used: 0}}, traits: ['CUSTOM_EC_HOST'], root_provider_uuid: HOST_A},
+      [HOST_B]: {resources: {VCPU: {capacity: 8, used: 0}}, traits: ['CUSTOM_EC_HOST'], root_provider_uuid: HOST_B},
+    }
+    const requests: AllocationRequest[] = [
+      {allocations: {[HOST_A]: {resources: {VCPU: 1, DISK_GB: 10}}}},
+      {allocations: {[HOST_A]: {resources: {VCPU: 1}}, [SHARED_DISK]: {resources: {DISK_GB: 10}}}},
+      {allocations: {[HOST_B]: {resources: {VCPU: 1}}, [SHARED_DISK]: {resources: {DISK_GB: 10}}}},
+    ]
+    const ranked = rankCandidates({allocation_requests: requests, provider_summaries: summaries}, 'spread')
+    expect(ranked.map((c) => [c.hostId, Object.keys(c.allocations).sort()]).sort()).to.deep.equal([
+      [HOST_A, [HOST_A]],
+      [HOST_B, [HOST_B, SHARED_DISK].sort()],
+    ])
+    // Only shared candidates for a host (its own disk is full, or shared was asked for): they stay.
+    expect(rankCandidates({allocation_requests: requests.slice(1, 2), provider_summaries: summaries}, 'spread')).to.have.length(1)
   })
 
   it('returns nothing for no candidates', () => {
