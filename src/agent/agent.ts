@@ -24,6 +24,8 @@ import type {
   WatchEvent,
   WatchHandle,
 } from '@ec/plugin-api'
+import {waitOutStalls} from '../retry.js'
+import {readStorageRecord} from '../storage/records.js'
 import {buildInstance, fail, type HostServices, removeGuest, teardownInstance} from './build.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'
@@ -88,6 +90,7 @@ export class ComputeAgent {
       metadata: options.backends.metadata,
       log: options.log,
       numaCells: (id) => this.numaCells(id),
+      storageDir: (id, allocations) => this.storageDir(id, allocations),
     }
   }
 
@@ -144,6 +147,20 @@ export class ComputeAgent {
     if (cells.length === 0) return undefined
     this.options.log.info(`pinning ${id} to NUMA node(s) ${cells.map((c) => c.hostNode).join(',')} (${cells.map((c) => `${c.vcpus} vCPU ${c.memoryMb} MiB`).join(' + ')})`)
     return cells
+  }
+
+  /**
+   * The directory of the shared storage the allocation takes DISK_GB from (a
+   * provider outside this host's tree), from its record in the transport.
+   */
+  private async storageDir(id: string, allocations: Record<string, Record<string, number>>): Promise<string | undefined> {
+    const own = new Set([this.hostId, ...Object.values(this.numaNodeIds)])
+    const shared = Object.entries(allocations).find(([provider, resources]) => !own.has(provider) && (resources.DISK_GB ?? 0) > 0)
+    if (!shared) return undefined
+    const record = await waitOutStalls(() => readStorageRecord(this.options.backends.transport, shared[0]), {budgetMs: AGENT_STALL_BUDGET_MS})
+    const where = record?.path ?? "this host's own disk directory"
+    this.options.log.info(`disk of ${id} on shared storage ${record?.name ?? shared[0]}: ${where}`)
+    return record?.path
   }
 
   /** Stop taking work, leave scheduling, let in-flight work finish or abandon it safely. */

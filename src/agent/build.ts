@@ -31,6 +31,8 @@ export interface HostServices {
   log: Logger
   /** The NUMA cells the instance's allocation places it in (hosts with NUMA nodes). */
   numaCells?(id: string): Promise<GuestNumaCell[] | undefined>
+  /** Where the disk goes when the allocation takes DISK_GB from shared storage (by provider id); undefined: the host's own place. */
+  storageDir?(id: string, allocations: Record<string, Record<string, number>>): Promise<string | undefined>
 }
 
 /** A build started more often than this (agent restarts, or failures it could not record) fails instead of resuming. */
@@ -109,6 +111,8 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
       diskStrategy: record.spec.diskStrategy,
     }
     begin('disk')
+    const storageDir = await host.storageDir?.(id, held)
+    if (storageDir) guest.storageDir = storageDir
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
     guest.numa = await host.numaCells?.(id)

@@ -17,6 +17,9 @@ export const keys = {
   /** Everything ec keeps about one host. */
   host: (hostId: string) => `hosts/${hostId}/`,
   hosts: () => 'hosts/',
+  /** Shared storage: where its disks go (see src/storage/records.ts); keyed by its scheduler provider id. */
+  storage: (id: string) => `storage/${id}`,
+  storages: () => 'storage/',
 } as const
 
 /** hosts/<hostId>/alive → hostId (undefined for any other key). */

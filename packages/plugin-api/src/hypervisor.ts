@@ -64,6 +64,12 @@ export interface GuestSpec {
   forwards?: PortForward[]
   /** Host NUMA nodes the guest is pinned to; one guest cell per entry. Absent: not pinned. */
   numa?: GuestNumaCell[]
+  /**
+   * The directory the disk goes in: the shared storage the instance's
+   * allocation takes DISK_GB from, as this host reaches it. Absent: where the
+   * host keeps its own disks. destroy() removes the disk there too.
+   */
+  storageDir?: string
 }
 
 /** One guest NUMA cell placed on one host node: its share of vCPUs and memory, and the host CPUs it may run on. */

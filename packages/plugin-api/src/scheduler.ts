@@ -86,6 +86,20 @@ export interface HostDetail extends HostIdentity {
   sharedStorage: ProviderDetail[]
 }
 
+/** Shared storage: a provider sharing its DISK_GB with the hosts in its aggregates (MISC_SHARES_VIA_AGGREGATE). */
+export interface StorageRegistration {
+  id: string
+  name: string
+  diskGb: number
+  /** Aggregate names or uuids (a name stands for a uuid derived from it, as for hosts). */
+  aggregates: string[]
+}
+
+export interface StorageDetail extends ProviderDetail {
+  /** The ec hosts in any of its aggregates: the hosts it serves. */
+  members: {id: string; name: string}[]
+}
+
 /** One way a request could be met: the host, and what each provider would give. */
 export interface Candidate {
   hostId: string
@@ -164,4 +178,12 @@ export interface SchedulerBackend extends Closable {
   changeHostAggregates?(ref: string, change: SetChange): Promise<string[]>
   /** The candidates a claim would choose from, and the query it would send; claims nothing. */
   previewCandidates?(request: ResourceRequest): Promise<CandidatePreview>
+  /** Create shared storage; reason conflict when its name is taken. Nothing is left behind when it fails. */
+  addStorage?(storage: StorageRegistration): Promise<StorageDetail>
+  /** Every shared storage ec made, with capacity, usage and member hosts. */
+  listStorage?(): Promise<StorageDetail[]>
+  /** Shared storage by name or id; reason notFound otherwise. */
+  describeStorage?(ref: string): Promise<StorageDetail>
+  /** Delete shared storage; reason conflict while it holds allocations. Absent is success. */
+  removeStorage?(id: string): Promise<void>
 }

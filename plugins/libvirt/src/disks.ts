@@ -5,8 +5,8 @@
 // (slowest; for guests that cannot grow their own root filesystem).
 // Each is built under a temporary name and renamed, so a crash never leaves a
 // half-made disk where define() would pick it up.
-import {mkdir, rename, rm} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {mkdir, readlink, rename, rm, stat, symlink} from 'node:fs/promises'
+import {basename, join, resolve} from 'node:path'
 
 import type {DiskStrategy, GuestSpec, ImageInfo, PreparedDisk, ProgressReporter} from '@ec/plugin-api'
 
@@ -28,9 +28,10 @@ export async function prepareDisk(
 ): Promise<PreparedDisk> {
   const sizeBytes = requestedSizeBytes(spec, image)
 
-  const path = paths.disk(spec.id)
+  const path = spec.storageDir ? sharedDiskPath(spec.storageDir, spec.id) : paths.disk(spec.id)
   const building = path + '.building'
   await mkdir(paths.dir(spec.id), {recursive: true})
+  if (spec.storageDir) await linkSharedDisk(spec.storageDir, path, paths.disk(spec.id))
   await rm(building, {force: true})
   report({phase: 'disk', percent: 0, message: `${strategy} of ${image.ref}`})
   try {
@@ -58,6 +59,36 @@ export async function prepareDisk(
 
   report({phase: 'disk', percent: 100})
   return {path, format: 'qcow2', sizeGb: spec.diskGb}
+}
+
+/** A disk on shared storage: named after its instance, so hosts sharing the directory never collide. */
+export function sharedDiskPath(storageDir: string, id: string): string {
+  return join(resolve(storageDir), `${id}.qcow2`)
+}
+
+/**
+ * The instance directory's disk.qcow2 becomes a link to the disk on shared
+ * storage before a byte is written there, so destroy() — which knows only the
+ * id — always finds what to remove, a half-made disk included.
+ */
+async function linkSharedDisk(storageDir: string, target: string, link: string): Promise<void> {
+  const dir = await stat(storageDir).catch(() => undefined)
+  if (!dir?.isDirectory()) {
+    throw new LibvirtBackendError('environment', `the shared storage directory ${storageDir} does not exist on this host; mount the storage there (or fix the storage's --path)`)
+  }
+
+  const linking = link + '.linking'
+  await rm(linking, {force: true})
+  await symlink(target, linking)
+  await rename(linking, link)
+}
+
+/** Remove the instance's disk on shared storage, if its disk.qcow2 links there (only a file named after the instance). */
+export async function removeSharedDisk(paths: InstancePaths, id: string): Promise<void> {
+  const target = await readlink(paths.disk(id)).catch(() => undefined)
+  if (!target || basename(target) !== `${id}.qcow2`) return
+  await rm(target + '.building', {force: true})
+  await rm(target, {force: true})
 }
 
 /** The disk size in bytes (whole 512-byte sectors), refused when the image would not fit. */

@@ -1,6 +1,6 @@
 // The libvirt hypervisor backend: images and disks on this host's disk,
 // guests as libvirt domains named `ec-<id>`. ec touches no other domain.
-import {copyFile, mkdir, readdir, readFile, rm} from 'node:fs/promises'
+import {copyFile, mkdir, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
 
 import type {
@@ -22,7 +22,7 @@ import {libvirtCapabilities} from './capabilities.js'
 import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
 import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
-import {prepareDisk} from './disks.js'
+import {prepareDisk, removeSharedDisk, sharedDiskPath} from './disks.js'
 import {toGuestState} from './domain-state.js'
 import {buildDomainXml, readDomainOwner, readDomainTitle, stableMacAddress} from './domain-xml.js'
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
@@ -79,7 +79,12 @@ export class LibvirtHypervisor implements HypervisorBackend {
     return image
   }
 
-  prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {
+  async prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {
+    // A missing directory is reported by prepareDisk itself.
+    if (spec.storageDir && isSystemUri(this.settings.uri) && (await stat(spec.storageDir).catch(() => undefined))) {
+      await checkReachableByQemu(sharedDiskPath(spec.storageDir, spec.id), 'the shared storage directory')
+    }
+
     return prepareDisk(spec, image, spec.diskStrategy ?? this.settings.diskStrategy, this.paths, report, {
       partition: this.settings.resizePartition,
       // libguestfs boots its appliance the way guests boot here: TCG unless KVM is usable.
@@ -145,6 +150,8 @@ export class LibvirtHypervisor implements HypervisorBackend {
       if (domain) await this.removeDomain(domain, id)
     })
     // Files go last: if libvirt failed, a retry still finds everything to clean up.
+    // A disk on shared storage first: the link to it is in the instance directory.
+    await removeSharedDisk(this.paths, id)
     await rm(this.paths.dir(id), {recursive: true, force: true})
     this.ports.release(id)
   }

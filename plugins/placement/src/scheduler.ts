@@ -14,6 +14,8 @@ import {
   type SchedulerBackend,
   type ServiceHealth,
   type SetChange,
+  type StorageDetail,
+  type StorageRegistration,
 } from '@ec/plugin-api'
 
 import {aggregateId} from './aggregates.js'
@@ -30,6 +32,7 @@ import {fromWireInventories} from './inventory.js'
 import {compareMicroversions, MIN_MICROVERSION, parseMicroversion} from './microversion.js'
 import {assertUuid, CONSUMER_TYPE, DISABLED_TRAIT, EC_HOST_TRAIT, isUuid} from './names.js'
 import {registerProvider} from './registration.js'
+import {addStorage, describeStorage, listStorage, removeStorage} from './storage.js'
 import type {ResourceProvider} from './wire.js'
 
 /** Placement's detail when PUT /allocations with consumer_generation null meets an existing consumer. */
@@ -247,6 +250,22 @@ export class PlacementScheduler implements SchedulerBackend {
 
   async changeHostAggregates(ref: string, change: SetChange): Promise<string[]> {
     return changeAggregates(this.client, await findHost(this.client, ref), change)
+  }
+
+  addStorage(storage: StorageRegistration): Promise<StorageDetail> {
+    return addStorage(this.client, storage)
+  }
+
+  listStorage(): Promise<StorageDetail[]> {
+    return listStorage(this.client)
+  }
+
+  describeStorage(ref: string): Promise<StorageDetail> {
+    return describeStorage(this.client, ref)
+  }
+
+  removeStorage(id: string): Promise<void> {
+    return removeStorage(this.client, id)
   }
 
   /** Every provider that is an ec host; none (rather than a 400) before the first host registered. */

@@ -2,7 +2,7 @@
 // class alone: a suffixed group of its own, where Placement 8.0 would
 // otherwise offer a shared disk to only one host of its aggregate.
 import {expect} from 'chai'
-import type {RequestGroup, ResourceRequest} from 'ec/plugins'
+import type {RequestGroup, ResourceRequest} from '@ec/plugin-api'
 
 import {candidateParams, LONE_CLASS_GROUP, withLoneClassInItsOwnGroup} from '../src/query.js'
 
