@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {EcCommand} from '../../ec-command.js'
-import {deleteStorageRecord} from '../../storage/records.js'
+import {deleteStorageRecord, listStorageRecords} from '../../storage/records.js'
 import {storageScheduler} from '../../storage/view.js'
 
 export default class StorageRemove extends EcCommand<typeof StorageRemove> {
@@ -15,7 +15,14 @@ export default class StorageRemove extends EcCommand<typeof StorageRemove> {
     const config = await this.effectiveConfig()
     const [transport, scheduler] = await Promise.all([this.backend(config, 'transport'), this.backend(config, 'scheduler')])
     const storage = storageScheduler(scheduler, config.values.backends.scheduler)
-    const {id, name} = await storage.describeStorage(this.args.storage)
+    const ref = this.args.storage
+    const found = await storage.describeStorage(ref).catch(async (error: unknown) => {
+      // A remove that lost its connection after the provider went: finish by dropping the record.
+      const leftover = [...(await listStorageRecords(transport)).values()].find((r) => r.id === ref || r.name === ref)
+      if ((error as {reason?: string}).reason === 'notFound' && leftover) return leftover
+      throw error
+    })
+    const {id, name} = found
     // Placement refuses (409) while any consumer holds DISK_GB on it: then nothing is removed.
     await storage.removeStorage(id)
     await deleteStorageRecord(transport, id)
