@@ -193,7 +193,8 @@ describe('Shared storage (real Placement and etcd, real agents on test:///defaul
     for (const host of await scheduler.listHosts()) if (host.traits.includes(tag)) await scheduler.setSchedulable(host.id, false)
   })
 
-  it('an instance on a diskless member host gets its disk in the storage directory; remove is refused while it is there', async () => {
+  it('an instance on a diskless member host gets its disk in the storage directory; remove is refused while it is there', async function () {
+    this.timeout(600_000) // two agents and three creates to ACTIVE; slow on a loaded 2-core machine
     const agg = 'e2e-agg'
     const diskless = await startHost('diskless', agentCompute('CUSTOM_E2E_DISKLESS', 0))
     const local = await startHost('with-disk', agentCompute('CUSTOM_E2E_LOCAL', 100))
