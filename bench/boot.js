@@ -15,17 +15,24 @@
 //     dropped, a fresh overlay) to the guest's "Cloud-init v. … finished"
 //     console line. Medians of BENCH_DEBIAN_RUNS (default 1; 0 skips it: each
 //     run is minutes under TCG); target: ec ≤ 1.1× the virsh path.
-// Guests boot under TCG through the system libvirtd.
+// (d) The qemu backend (examples/ec-plugin-qemu, bench/boot-qemu.js): create
+//     --wait to the boot line with backends.hypervisor: qemu, beside a bare
+//     qemu-system-x86_64 with the same command line, and beside (a)'s libvirt
+//     figure. Medians of BENCH_QEMU_RUNS (default BENCH_RUNS; 0 skips it);
+//     target: ec+qemu ≤ 1.1× bare qemu.
+// Guests boot under TCG through the system libvirtd (or, in (d), as plain qemu processes).
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {benchQemu, killQemuGuests} from './boot-qemu.js'
 import {freePort, median, round} from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const DEBIAN_RUNS = Number(process.env.BENCH_DEBIAN_RUNS ?? 1)
+const QEMU_RUNS = Number(process.env.BENCH_QEMU_RUNS ?? process.env.BENCH_RUNS ?? 5)
 const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at/
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'bin', 'run.js')
@@ -61,7 +68,7 @@ writeFileSync(
     `libvirt: {uri: "qemu:///system", instancesDir: ${instancesDir}, imageCacheDir: ${join(dir, 'cache')}}`,
     `metadata: {port: ${metadataPort}, dataDir: ${join(dir, 'metadata')}}`,
     // (c) stops ec's guest behind its back: the agent must not notice before the run is over.
-    'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}, guestCheckSeconds: 86400, guestReadyTimeoutSeconds: 3600}',
+    'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}, resyncSeconds: 86400, guestReadyTimeoutSeconds: 3600}',
     `images: {test: {path: ${image}}${debianImage ? `, debian: {path: ${debianImage}}` : ''}}`,
   ].join('\n') + '\n',
 )
@@ -119,7 +126,8 @@ async function virshCopyTo(domainXml, baseImage, line, diskBytes, timeoutMs = 1_
 }
 
 try {
-  if (ec(['up']).status !== 0) throw new Error('ec up failed')
+  const up = ec(['up'])
+  if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
   agent = spawn(process.execPath, [bin, 'compute', 'start', '--name', 'bench-boot', '--state-dir', join(dir, 'agent')], {env, stdio: ['ignore', 'pipe', 'inherit']})
   await new Promise((resolve, reject) => {
     let out = ''
@@ -204,6 +212,17 @@ try {
     })
   }
 
+  // (d) the qemu backend (bench/boot-qemu.js): the libvirt agent steps aside so the qemu agent takes the creates.
+  const qemu = {}
+  if (QEMU_RUNS > 0) {
+    const libvirtAgent = agent
+    agent = undefined
+    libvirtAgent.kill('SIGTERM')
+    await new Promise((r) => (libvirtAgent.exitCode === null ? libvirtAgent.once('exit', r) : r()))
+    Object.assign(qemu, {qemu_runs: QEMU_RUNS}, await benchQemu({bin, root, dir, env, image, runs: QEMU_RUNS, adopt: (child) => (agent = child)}))
+    qemu.qemu_vs_libvirt_ratio = round(qemu.qemu_ec_to_boot_line_s / median(ecTimes), 2)
+  }
+
   const ecMedian = median(ecTimes)
   const virshMedian = median(virshTimes)
   const overlay = [disks.overlay_1gb_ms, disks.overlay_10gb_ms, disks.overlay_50gb_ms]
@@ -217,13 +236,15 @@ try {
     ...disks,
     overlay_target_ms: 100,
     ...debian,
+    ...qemu,
   }
   figures.boot_within_target = figures.ratio <= figures.target_ratio
   figures.overlay_within_target = Math.max(...overlay) < 100
   console.log(JSON.stringify(figures))
 } finally {
   agent?.kill('SIGTERM')
-  if (agent) await new Promise((r) => agent.once('exit', r))
+  if (agent && agent.exitCode === null) await new Promise((r) => agent.once('exit', r))
+  killQemuGuests(dir)
   ec(['down', '--purge'])
   rmSync(dir, {recursive: true, force: true})
 }
