@@ -24,7 +24,7 @@ import {allocationsOf, providerAllocations, providers} from '../helpers/placemen
 
 /** How often agents resync in the suite: the bound on a missed event. */
 export const RESYNC_SECONDS = 2
-const FLAVOR = {vcpus: 1, memoryMb: 128, diskGb: 1}
+export const FLAVOR = {vcpus: 1, memoryMb: 128, diskGb: 1}
 const SETTLED = new Set<InstanceRecord['state']>(['ACTIVE', 'ERROR'])
 
 export interface ClusterOptions {
@@ -61,6 +61,15 @@ export class FaultCluster {
     private readonly options: ClusterOptions,
     private readonly imageDir: string,
   ) {}
+
+  /**
+   * The suite's checks on a control plane started elsewhere (test/helpers/cluster.ts:
+   * three etcd members, Placement on MariaDB); the caller starts the agents and
+   * puts them in `agents`. stop() stops them, closes the store and stops `cp`.
+   */
+  static attach(cp: TestControlPlane, store: InstanceStore, options: ClusterOptions, imageDir: string): FaultCluster {
+    return new FaultCluster(cp, store, options, imageDir)
+  }
 
   static async start(options: ClusterOptions): Promise<FaultCluster> {
     const imageDir = mkdtempSync(join(tmpdir(), 'ec-faults-image-'))
