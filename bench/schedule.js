@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // bench/schedule [--database sqlite|mariadb] [--hosts N]: instances per second
-// from create to ACTIVE across N agents (default 10; libvirt's test:///default
-// driver) for 500 instances, beside the same number of bare Placement
+// from create to ACTIVE across N agents (default 10; each on its own libvirt
+// test driver, up to 25 agents a process: bench/agent-group.js) for 500
+// instances (BENCH_INSTANCES), beside the same number of bare Placement
 // round-trips (GET /allocation_candidates + PUT /allocations/{consumer}) made
 // directly, at the same concurrency, against the same Placement and database.
 // SQLite runs one gunicorn worker, MariaDB one per core. Prints one JSON line.
@@ -29,6 +30,7 @@ if (!['sqlite', 'mariadb'].includes(options.database)) throw new Error('--databa
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 500)
 const AGENTS = Number(options.hosts ?? process.env.BENCH_AGENTS ?? 10)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10)
+const AGENTS_PER_PROCESS = 25
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'bin', 'run.js')
 
@@ -67,7 +69,7 @@ try {
   const up = ec(['up'])
   if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
   const bundle = JSON.parse(readFileSync(credentials, 'utf8'))
-  const placementUrl = bundle.placement.url
+  const placementUrl = bundle.placement.urls[0]
   // The baseline's client: the same HTTP stack and certificate as ec's Placement client.
   const placement = axios.create({
     baseURL: placementUrl,
@@ -87,20 +89,24 @@ try {
     timeoutMs: 30_000,
     tls: {credentials},
   })
-  for (let i = 0; i < AGENTS; i++) {
-    const child = spawn(process.execPath, [bin, 'compute', 'start', '--name', `bench-${i}`, '--state-dir', join(dir, `agent-${i}`)], {
-      env,
+  // Agents in groups of up to 25 per process (bench/agent-group.js: the agent `ec compute start` runs,
+  // in-process): hundreds of `ec compute start` processes would not fit in memory.
+  const computeSettings = JSON.stringify({workers: 16, inventory: {VCPU: 10000, MEMORY_MB: 1000000, DISK_GB: 100000}, reserved: {MEMORY_MB: 0}})
+  for (let first = 0; first < AGENTS; first += AGENTS_PER_PROCESS) {
+    const names = Array.from({length: Math.min(AGENTS_PER_PROCESS, AGENTS - first)}, (_, i) => `bench-${first + i}`)
+    const child = spawn(process.execPath, [join(root, 'bench', 'agent-group.js'), join(dir, 'agents'), ...names], {
+      env: {...env, EC_BENCH_CREDENTIALS: credentials, EC_BENCH_COMPUTE: computeSettings},
       stdio: ['ignore', 'pipe', 'inherit'],
     })
+    agents.push(child)
     await new Promise((resolve, reject) => {
       let out = ''
       child.stdout.on('data', (chunk) => {
         out += chunk
-        if (out.includes('is schedulable')) resolve()
+        if ((out.match(/is schedulable/g) ?? []).length === names.length) resolve()
       })
-      child.once('exit', (code) => reject(new Error(`agent ${i} exited ${code}: ${out}`)))
+      child.once('exit', (code) => reject(new Error(`agents ${names[0]}… exited ${code}: ${out}`)))
     })
-    agents.push(child)
   }
 
   const spec = {
@@ -118,6 +124,7 @@ try {
   const {revision} = await transport.list('instances/')
   let active = 0
   let failed = 0
+  const reasons = new Map()
   let allDone
   const done = new Promise((resolve) => (allDone = resolve))
   const seen = new Set()
@@ -132,7 +139,11 @@ try {
         if (seen.has(record.id) || (record.state !== 'ACTIVE' && record.state !== 'ERROR')) continue
         seen.add(record.id)
         if (record.state === 'ACTIVE') active++
-        else failed++
+        else {
+          failed++
+          const reason = `${record.error?.step ?? '-'}: ${record.error?.reason ?? '?'}`.slice(0, 200)
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+        }
         if (active + failed === INSTANCES) allDone()
       }
     },
@@ -142,7 +153,7 @@ try {
   await done
   const ecSeconds = Number(process.hrtime.bigint() - ecStart) / 1e9
   await watch.close()
-  if (failed > 0) throw new Error(`${failed} instances ended in ERROR`)
+  if (failed > 0) throw new Error(`${failed} instances ended in ERROR: ${JSON.stringify(Object.fromEntries(reasons))}`)
 
   // Baseline: the Placement round-trips a create needs, made directly.
   const headers = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39', 'Content-Type': 'application/json'}
@@ -180,6 +191,7 @@ try {
   await pool(consumers.length, CONCURRENCY, (i) => placement.delete(`/allocations/${consumers[i]}`, {headers}))
 } finally {
   for (const child of agents) child.kill('SIGKILL')
+  await Promise.all(agents.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((r) => child.once('exit', r)) : undefined)))
   await transport?.close()
   await scheduler?.close()
   ec(['down', '--purge'])
