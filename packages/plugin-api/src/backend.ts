@@ -88,7 +88,12 @@ export interface BackendDescriptor<K extends BackendKind = BackendKind> {
   create(context: BackendContext): Promise<BackendsByKind[K]>
 }
 
-/** Every backend can say whether the service behind it answers. */
+/**
+ * The shape of a backend's own health probe, for backends that offer one
+ * (the first-party ones do, for their tests and diagnostics). Core does not
+ * call it: a service that does not answer is reported by the call that needed
+ * it, with reason `unavailable`.
+ */
 export interface ServiceHealth {
   ok: boolean
   endpoint: string
@@ -97,6 +102,6 @@ export interface ServiceHealth {
 }
 
 export interface Closable {
-  health(): Promise<ServiceHealth>
+  /** Release connections, servers and timers. Core calls it once, when the command or agent ends. */
   close(): Promise<void>
 }

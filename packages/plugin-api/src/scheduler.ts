@@ -138,8 +138,6 @@ export interface Claim {
   hostId: string
   hostName: string
   allocations: Record<string, number>
-  /** How many candidates were tried before one held (1 = first try). */
-  attempts: number
 }
 
 export interface ClaimOptions {

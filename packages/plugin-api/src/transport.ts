@@ -40,9 +40,15 @@ export interface WatchHandle {
 export interface WatchOptions {
   /** Deliver events after this revision (exclusive); replays history first. */
   afterRevision?: string
-  /** Called for each batch, in order; the next batch waits for the promise. */
+  /** Called for each batch, in order; the next batch waits for the promise. Throwing ends the watch (see onError). */
   onEvents(events: WatchEvent[], revision: string): Promise<void> | void
-  /** The watch failed for good (e.g. its history was compacted): list again and watch from there. */
+  /**
+   * The watch has ended for good: its history was compacted, the store
+   * refused it, or onEvents threw or rejected (that error is passed on). It
+   * is called at most once and nothing is delivered after it; close() is
+   * still safe. The consumer lists again and watches from the listing's
+   * revision. Without onError such a watch ends silently.
+   */
   onError?(error: Error): void
   /** The watch re-attached after losing its connection: events may have been missed meanwhile. */
   onResumed?(): void

@@ -84,8 +84,19 @@ export class EtcdTransport implements TransportBackend {
     // Batches are handed over one at a time, in order; events at or below the
     // last delivered revision are dropped, so a re-attached stream never repeats.
     let queue: Promise<void> = Promise.resolve()
+    // After onError the watch is over: nothing more is delivered, onError is not called again.
+    let ended = false
     const watcher: Watcher = await this.call(() => builder.create())
+    const end = (error: Error) => {
+      if (ended) return
+      ended = true
+      this.watches.delete(handle)
+      void watcher.cancel().catch(() => undefined)
+      options.onError?.(error)
+    }
+
     watcher.on('data', (response) => {
+      if (ended) return
       const revision = response.header.revision
       const events: WatchEvent[] = []
       for (const event of response.events) {
@@ -101,8 +112,8 @@ export class EtcdTransport implements TransportBackend {
 
       if (events.length === 0) return
       queue = queue
-        .then(() => options.onEvents(events, revision))
-        .catch((error: unknown) => options.onError?.(error as Error))
+        .then(() => (ended ? undefined : options.onEvents(events, revision)))
+        .catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))))
     })
     // etcd3 re-attaches a broken watch by itself; tell the consumer, which lists again.
     let disconnected = false
@@ -110,15 +121,17 @@ export class EtcdTransport implements TransportBackend {
     watcher.on('connected', () => {
       if (!disconnected) return
       disconnected = false
-      queue = queue.then(() => options.onResumed?.())
+      queue = queue.then(() => (ended ? undefined : options.onResumed?.()))
     })
     watcher.on('error', (error: Error) => {
-      void this.explainWatchFailure(prefix, delivered, error).then((explained) => options.onError?.(explained))
+      if (ended) return
+      void this.explainWatchFailure(prefix, delivered, error).then(end)
     })
     const handle: WatchHandle = {
       close: async () => {
         this.watches.delete(handle)
-        await watcher.cancel()
+        if (!ended) await watcher.cancel()
+        ended = true
         await queue
       },
     }

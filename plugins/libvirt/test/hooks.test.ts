@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
 import backends from '../src/hooks/backends.js'
+import {LibvirtHypervisor} from '../src/hypervisor.js'
 import {scratchDir} from './helpers.js'
 
 describe('libvirt ec-backends hook', () => {
@@ -18,7 +19,8 @@ describe('libvirt ec-backends hook', () => {
     const log = {debug() {}, info: (m: string) => logged.push(m), warn() {}}
     const backend = await descriptor.create({section: {uri: 'test:///default'}, config: {}, stateDir: scratch.path, log})
     try {
-      expect((await backend.health()).ok).to.equal(true)
+      expect(backend).to.be.instanceOf(LibvirtHypervisor)
+      expect((await (backend as LibvirtHypervisor).health()).ok).to.equal(true)
       expect(logged.join('\n')).to.match(/type='test'/)
     } finally {
       await backend.close()

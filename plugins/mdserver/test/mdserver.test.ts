@@ -43,7 +43,8 @@ describe('mdserver ec-backends hook', () => {
     const [descriptor] = await backends()
     const backend = await descriptor.create({section: {host: '127.0.0.1', port: settings.port}, config: {}, stateDir: scratch.path, log: recordingLogger()})
     try {
-      const health = await backend.health()
+      expect(backend.constructor.name).to.equal('MdserverBackend')
+      const health = await (backend as MdserverBackend).health()
       expect(health.ok).to.equal(true)
       expect(health.endpoint).to.equal(`http://127.0.0.1:${settings.port}`)
     } finally {

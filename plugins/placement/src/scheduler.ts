@@ -133,7 +133,6 @@ export class PlacementScheduler implements SchedulerBackend {
           hostId: candidate.hostId,
           hostName: await hostName,
           allocations: candidate.resources,
-          attempts,
         }
       }
     }
