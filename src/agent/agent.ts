@@ -17,6 +17,7 @@ import type {
   GuestNumaCell,
   GuestSummary,
   HypervisorBackend,
+  HypervisorCapabilities,
   MetadataBackend,
   SchedulerBackend,
   Lease,
@@ -44,6 +45,8 @@ export interface AgentOptions {
   identity: HostIdentity
   compute: ComputeConfig
   capacity: MeasuredCapacity
+  /** What the hypervisor can do for guests (describeHost): builds ask for nothing else. */
+  capabilities: HypervisorCapabilities
   backends: AgentBackends
   log: Logger
   /** Everything the host reports (CPU features, capabilities, config traits); default compute.traits. */
@@ -87,6 +90,7 @@ export class ComputeAgent {
       store: this.store,
       scheduler: options.backends.scheduler,
       hypervisor: options.backends.hypervisor,
+      capabilities: options.capabilities,
       metadata: options.backends.metadata,
       log: options.log,
       numaCells: (id) => this.numaCells(id),

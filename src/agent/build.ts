@@ -1,5 +1,6 @@
 // The agent's two operations on one instance. Every step is written to the
 // instance record as it starts, so `ec instance create --wait` can show it.
+import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
@@ -13,6 +14,7 @@ import type {
   GuestNumaCell,
   GuestSpec,
   HypervisorBackend,
+  HypervisorCapabilities,
   ImageInfo,
   PreparedDisk,
   MetadataBackend,
@@ -27,6 +29,8 @@ export interface HostServices {
   store: InstanceStore
   scheduler: SchedulerBackend
   hypervisor: HypervisorBackend
+  /** What the hypervisor said it can do (describeHost): a build asks for nothing else. */
+  capabilities: HypervisorCapabilities
   metadata?: MetadataBackend
   log: Logger
   /** The NUMA cells the instance's allocation places it in (hosts with NUMA nodes). */
@@ -113,17 +117,28 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     begin('disk')
     const storageDir = await host.storageDir?.(id, held)
     if (storageDir) guest.storageDir = storageDir
+    const strategies = host.capabilities.diskStrategies
+    if (guest.diskStrategy && !strategies.includes(guest.diskStrategy)) {
+      throw new EcError('config', `this host's hypervisor cannot prepare a ${guest.diskStrategy} disk (it can: ${strategies.join(', ')}); create the instance with another --disk-strategy`)
+    }
+
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
     guest.numa = await host.numaCells?.(id)
     if (publishing) {
       const published = await publishing
-      guest.smbios = published.smbios
+      guest.smbios = wired(published.smbios, host.capabilities.smbios, 'pass SMBIOS fields to guests')
+      const cdroms = published.attachments.filter((a) => a.type === 'cdrom')
+      wired(cdroms.length > 0 ? cdroms : undefined, host.capabilities.cdrom, 'attach a CD-ROM')
       guest.attachments = published.attachments
     }
 
     // A resumed build keeps the ports it was given; they are in the record before the guest can use them.
-    if (host.hypervisor.forwardPorts) {
+    if (!host.capabilities.portForwarding && (record.spec.publish?.length ?? 0) > 0) {
+      throw new EcError('config', `this host's hypervisor cannot forward ports into guests; create the instance without --publish`)
+    }
+
+    if (host.capabilities.portForwarding && host.hypervisor.forwardPorts) {
       const forwards = record.ports ?? (await host.hypervisor.forwardPorts(id, record.spec.publish ?? []))
       guest.forwards = forwards
       if (forwards.length > 0) written.apply((r) => void (r.ports = forwards))
@@ -151,6 +166,12 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     await written.flush().catch(() => undefined)
     await fail(record, step, (error as Error).message, host)
   }
+}
+
+/** What the metadata backend needs wired into the guest, if the hypervisor can; else a config error that says what to do. */
+function wired<T>(needed: T | undefined, capable: boolean, what: string): T | undefined {
+  if (needed === undefined || capable) return needed
+  throw new EcError('config', `this host's hypervisor cannot ${what}, which the metadata backend needs; choose another backends.metadata (mdserver needs SMBIOS, configdrive a CD-ROM)`)
 }
 
 /** Finish the step in progress and start `step`. */

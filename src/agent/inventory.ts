@@ -1,11 +1,9 @@
-// What this host offers Placement: logical cores, memory, and the disk of the
-// filesystem that holds instance disks, less what is reserved for the host.
-import {mkdir} from 'node:fs/promises'
-
-import si from 'systeminformation'
+// What this host offers the scheduler: the capacity its hypervisor measured
+// (logical CPUs, memory, the disk of the filesystem that holds guests' disks),
+// less what is reserved for the host.
+import type {HostCapacity, Inventory} from '@ec/plugin-api'
 
 import type {ComputeConfig} from '../config/defaults.js'
-import type {Inventory} from '@ec/plugin-api'
 
 export interface MeasuredCapacity {
   VCPU: number
@@ -13,18 +11,8 @@ export interface MeasuredCapacity {
   DISK_GB: number
 }
 
-export async function measureCapacity(disksDir: string): Promise<MeasuredCapacity> {
-  await mkdir(disksDir, {recursive: true})
-  const [cpu, memory, filesystems] = await Promise.all([si.cpu(), si.mem(), si.fsSize()])
-  // The filesystem holding disksDir is the one with the longest mount point that prefixes it.
-  const holding = filesystems
-    .filter((fs) => disksDir === fs.mount || disksDir.startsWith(fs.mount.endsWith('/') ? fs.mount : fs.mount + '/'))
-    .sort((a, b) => b.mount.length - a.mount.length)[0]
-  return {
-    VCPU: cpu.cores,
-    MEMORY_MB: Math.floor(memory.total / 2 ** 20),
-    DISK_GB: holding ? Math.floor(holding.size / 2 ** 30) : 0,
-  }
+export function measuredCapacity(capacity: HostCapacity): MeasuredCapacity {
+  return {VCPU: capacity.vcpus, MEMORY_MB: capacity.memoryMb, DISK_GB: capacity.diskGb}
 }
 
 /** Measured (or configured) totals, with reserved amounts and allocation ratios applied. */

@@ -1,8 +1,10 @@
 import {expect} from 'chai'
 
+import {cpuTraits, parseCpuList} from '@ec/plugin-api'
+
 import {coreDefaults} from '../../src/config/defaults.js'
-import {cpuTraits} from '../../src/agent/host-traits.js'
-import {numaInventories, numaTopology, parseCpuList} from '../../src/agent/numa.js'
+import {hostTraits} from '../../src/agent/host-traits.js'
+import {numaInventories, numaTopology} from '../../src/agent/numa.js'
 
 describe('host traits and NUMA topology', () => {
   it('maps /proc/cpuinfo flags to os-traits names and ignores the rest', () => {
@@ -10,6 +12,12 @@ describe('host traits and NUMA topology', () => {
       'HW_CPU_X86_AESNI', 'HW_CPU_X86_AVX', 'HW_CPU_X86_AVX2', 'HW_CPU_X86_AVX512VNNI', 'HW_CPU_X86_BMI', 'HW_CPU_X86_FMA3',
       'HW_CPU_X86_SHA', 'HW_CPU_X86_SSE', 'HW_CPU_X86_SSE2', 'HW_CPU_X86_SSE3', 'HW_CPU_X86_SSE41', 'HW_CPU_X86_SSE42', 'HW_CPU_X86_SSSE3',
     ])
+  })
+
+  it("reports the hypervisor's traits and config's, once each, sorted", () => {
+    const capabilities = {diskStrategies: [], smbios: false, cdrom: false, portForwarding: false, numaPinning: false}
+    const host = {capacity: {vcpus: 1, memoryMb: 1, diskGb: 1, numaNodes: []}, traits: ['HW_CPU_X86_SSE2', 'COMPUTE_ARCH_X86_64'], capabilities}
+    expect(hostTraits(host, ['CUSTOM_RACK_A', 'HW_CPU_X86_SSE2'])).to.deep.equal(['COMPUTE_ARCH_X86_64', 'CUSTOM_RACK_A', 'HW_CPU_X86_SSE2'])
   })
 
   it('reads CPU lists as Linux writes them', () => {
@@ -22,7 +30,9 @@ describe('host traits and NUMA topology', () => {
     const one = async () => [{node: 0, cpus: [0, 1], memoryMb: 2048}]
     expect(await numaTopology({...compute, numa: 'auto'}, one)).to.deep.equal([])
     expect(await numaTopology({...compute, numa: 'off'}, one)).to.deep.equal([])
-    const nodes = await numaTopology({...compute, numa: {nodes: [{cpus: '0-1', memoryMb: 4096}, {cpus: '2-3', memoryMb: 4096}]}})
+    const two = async () => [{node: 0, cpus: [0], memoryMb: 1024}, {node: 1, cpus: [1], memoryMb: 1024}]
+    expect(await numaTopology({...compute, numa: 'auto'}, two)).to.deep.equal(await two())
+    const nodes = await numaTopology({...compute, numa: {nodes: [{cpus: '0-1', memoryMb: 4096}, {cpus: '2-3', memoryMb: 4096}]}}, two)
     expect(nodes).to.deep.equal([{node: 0, cpus: [0, 1], memoryMb: 4096}, {node: 1, cpus: [2, 3], memoryMb: 4096}])
     expect(numaInventories(nodes, compute)[1]).to.deep.equal({
       node: 1,

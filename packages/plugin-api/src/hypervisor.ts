@@ -108,7 +108,58 @@ export interface CachedImage {
   inUse: boolean
 }
 
+/** What a hypervisor can do with a guest. Core asks only for what is listed here. */
+export interface HypervisorCapabilities {
+  /** Disk strategies prepareDisk() runs (GuestSpec.diskStrategy; absent there means the backend's default). */
+  diskStrategies: DiskStrategy[]
+  /** GuestSpec.smbios reaches the guest (the mdserver metadata backend's seed URL travels in the SMBIOS serial). */
+  smbios: boolean
+  /** GuestSpec.attachments of type `cdrom` are attached (a config drive needs it). */
+  cdrom: boolean
+  /** forwardPorts() gives guests host ports (user networking); without it, --publish and SSH forwarding are refused. */
+  portForwarding: boolean
+  /** GuestSpec.numa is honoured: guests are pinned to host NUMA nodes. */
+  numaPinning: boolean
+}
+
+/** A host NUMA node: its CPUs and memory. */
+export interface NumaNodeCapacity {
+  node: number
+  /** Host CPU numbers of that node. */
+  cpus: number[]
+  memoryMb: number
+}
+
+/** What the host has for guests, before the operator's reserved amounts and allocation ratios. */
+export interface HostCapacity {
+  vcpus: number
+  memoryMb: number
+  /** Of the filesystem guests' disks live on. */
+  diskGb: number
+  /** The host's NUMA nodes; empty when it has one (or the hypervisor cannot say). */
+  numaNodes: NumaNodeCapacity[]
+}
+
+/** The host as its hypervisor sees it: reported to the scheduler by the agent at every start. */
+export interface HostDescription {
+  capacity: HostCapacity
+  /**
+   * What guests on this host get, as os-traits names (HW_CPU_X86_AVX2,
+   * COMPUTE_ARCH_X86_64, COMPUTE_IMAGE_TYPE_QCOW2, …) or CUSTOM_* names
+   * (CUSTOM_EC_DISK_OVERLAY, …: see diskStrategyTraits()); the scheduler
+   * filters on them.
+   */
+  traits: string[]
+  capabilities: HypervisorCapabilities
+}
+
 export interface HypervisorBackend extends Closable {
+  /**
+   * The host's capacity, traits and capabilities (hostCapacity(),
+   * hostCpuTraits() and diskStrategyTraits() measure the common part).
+   * Asked once when the agent starts.
+   */
+  describeHost(): Promise<HostDescription>
   /** Fetch (or find in the host's cache) and verify an image; concurrent calls share one download. */
   ensureImage(source: ImageSource, report: ProgressReporter, signal?: AbortSignal): Promise<ImageInfo>
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk>
@@ -126,7 +177,8 @@ export interface HypervisorBackend extends Closable {
    * Host ports for a guest whose network the host cannot reach directly
    * (NAT): `requested` plus SSH (guest port 22), each on a port no other
    * guest on this host has; an empty list where the guest's own address is
-   * reachable. The ports are the guest's until destroy().
+   * reachable. The ports are the guest's until destroy(). Core calls it
+   * only when capabilities.portForwarding is true.
    */
   forwardPorts?(id: string, requested: PortRequest[]): Promise<PortForward[]>
   /** The MAC address the guest's NIC gets, when the hypervisor chooses it. */
@@ -134,6 +186,4 @@ export interface HypervisorBackend extends Closable {
   listImages(): Promise<CachedImage[]>
   /** Remove cached images no guest on this host uses; returns what was removed. */
   pruneImages(): Promise<CachedImage[]>
-  /** What this host can run, as os-traits (COMPUTE_*) or CUSTOM_* trait names, reported to the scheduler. */
-  capabilities?(): Promise<string[]>
 }

@@ -6,6 +6,7 @@
 export * from './backend.js'
 export * from './define.js'
 export * from './errors.js'
+export * from './host.js'
 export * from './registry.js'
 export * from './tls.js'
 export type * from './scheduler.js'

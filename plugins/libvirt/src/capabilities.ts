@@ -4,6 +4,8 @@
 import {access, constants} from 'node:fs/promises'
 import {delimiter, join} from 'node:path'
 
+import {DISK_STRATEGY_TRAITS, type DiskStrategy, diskStrategyTraits} from '@ec/plugin-api'
+
 import type {DomainType} from './virt-type.js'
 
 /** Always true of ec's libvirt guests: qcow2/raw images, virtio disks and NICs, virtio-scsi CD-ROMs, BIOS. */
@@ -16,21 +18,19 @@ const ALWAYS = [
   'COMPUTE_FIRMWARE_BIOS',
 ]
 
-/** Disk strategies (overlay and copy need only qemu-img; resize needs libguestfs). */
-export const DISK_STRATEGY_TRAIT = {
-  overlay: 'CUSTOM_EC_DISK_OVERLAY',
-  copy: 'CUSTOM_EC_DISK_COPY',
-  resize: 'CUSTOM_EC_DISK_RESIZE',
-} as const
+export const DISK_STRATEGY_TRAIT = DISK_STRATEGY_TRAITS
 
 /** os-traits has no trait for "guests run with hardware acceleration". */
 export const KVM_TRAIT = 'CUSTOM_EC_ACCEL_KVM'
 
-export async function libvirtCapabilities(domainType: DomainType, path = process.env.PATH ?? ''): Promise<string[]> {
-  const traits = [...ALWAYS, DISK_STRATEGY_TRAIT.overlay, DISK_STRATEGY_TRAIT.copy]
-  if (await onPath('virt-resize', path)) traits.push(DISK_STRATEGY_TRAIT.resize)
-  if (domainType === 'kvm') traits.push(KVM_TRAIT)
-  return traits.sort()
+/** Disk strategies (overlay and copy need only qemu-img; resize needs libguestfs's virt-resize). */
+export async function libvirtDiskStrategies(path = process.env.PATH ?? ''): Promise<DiskStrategy[]> {
+  return (await onPath('virt-resize', path)) ? ['overlay', 'copy', 'resize'] : ['overlay', 'copy']
+}
+
+/** The traits of a libvirt host besides its CPU's: image types, buses, disk strategies, KVM. */
+export function libvirtTraits(domainType: DomainType, strategies: DiskStrategy[]): string[] {
+  return [...ALWAYS, ...diskStrategyTraits(strategies), ...(domainType === 'kvm' ? [KVM_TRAIT] : [])].sort()
 }
 
 async function onPath(command: string, path: string): Promise<boolean> {

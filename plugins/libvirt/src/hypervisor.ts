@@ -3,22 +3,25 @@
 import {copyFile, mkdir, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
 
-import type {
-  CachedImage,
-  GuestSpec,
-  GuestSummary,
-  HypervisorBackend,
-  ImageInfo,
-  ImageSource,
-  Logger,
-  PortForward,
-  PortRequest,
-  PreparedDisk,
-  ProgressReporter,
-  ServiceHealth,
+import {
+  type CachedImage,
+  type GuestSpec,
+  type GuestSummary,
+  type HostDescription,
+  hostCapacity,
+  hostCpuTraits,
+  type HypervisorBackend,
+  type ImageInfo,
+  type ImageSource,
+  type Logger,
+  type PortForward,
+  type PortRequest,
+  type PreparedDisk,
+  type ProgressReporter,
+  type ServiceHealth,
 } from '@ec/plugin-api'
 
-import {libvirtCapabilities} from './capabilities.js'
+import {libvirtDiskStrategies, libvirtTraits} from './capabilities.js'
 import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
 import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
@@ -214,8 +217,22 @@ export class LibvirtHypervisor implements HypervisorBackend {
     })
   }
 
-  capabilities(): Promise<string[]> {
-    return libvirtCapabilities(this.domainType)
+  /**
+   * The machine's capacity (disk: the filesystem of the instances directory)
+   * and CPU traits, libvirt's traits, and what ec's domain XML gives guests:
+   * SMBIOS, CD-ROMs, NUMA pinning, and forwarded ports under user networking.
+   */
+  async describeHost(): Promise<HostDescription> {
+    const [capacity, cpuTraits, diskStrategies] = await Promise.all([
+      hostCapacity(this.settings.instancesDir),
+      hostCpuTraits(),
+      libvirtDiskStrategies(),
+    ])
+    return {
+      capacity,
+      traits: [...new Set([...cpuTraits, ...libvirtTraits(this.domainType, diskStrategies)])].sort(),
+      capabilities: {diskStrategies, smbios: true, cdrom: true, portForwarding: this.settings.network.mode === 'user', numaPinning: true},
+    }
   }
 
   async listImages(): Promise<CachedImage[]> {

@@ -3,8 +3,8 @@ import {Flags} from '@oclif/core'
 
 import {ComputeAgent} from '../../agent/agent.js'
 import {loadOrCreateIdentity} from '../../agent/host-identity.js'
-import {discoverHostTraits, ReportedTraits} from '../../agent/host-traits.js'
-import {measureCapacity} from '../../agent/inventory.js'
+import {hostTraits, ReportedTraits} from '../../agent/host-traits.js'
+import {measuredCapacity} from '../../agent/inventory.js'
 import {numaTopology} from '../../agent/numa.js'
 import {NO_BACKEND} from '../../backends/open.js'
 import {stateDirOverride} from '../../control-plane/from-config.js'
@@ -37,17 +37,20 @@ export default class ComputeStart extends EcCommand<typeof ComputeStart> {
       const open = {stateDir: hostDir, log}
       const hypervisor = await this.backend(config, 'hypervisor', open)
       const reported = new ReportedTraits(hostDir)
-      const [traits, previousTraits] = await Promise.all([discoverHostTraits(hypervisor, compute.traits), reported.load()])
+      // The hypervisor measures the host: capacity, traits, what it can do for guests.
+      const [host, previousTraits] = await Promise.all([hypervisor.describeHost(), reported.load()])
+      const traits = hostTraits(host, compute.traits)
       // Saved before registering too: a crash in between must not make a dropped trait look like someone else's.
       await reported.save([...previousTraits, ...traits])
       const agent = new ComputeAgent({
         identity,
         compute,
-        capacity: await measureCapacity(hostDir),
+        capacity: measuredCapacity(host.capacity),
+        capabilities: host.capabilities,
         log,
         traits,
         previousTraits,
-        numaNodes: await numaTopology(compute),
+        numaNodes: await numaTopology(compute, async () => host.capacity.numaNodes),
         version: this.config.version,
         backends: {
           transport: await this.backend(config, 'transport', open),
