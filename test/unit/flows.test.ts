@@ -1,0 +1,117 @@
+// Core's create, build and delete flows on @ec/plugin-api/testing's in-memory
+// backends: fast, and the backends behave as the contract says (the kit's
+// suites run against them in packages/plugin-api/test).
+import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import type {HypervisorCapabilities} from '@ec/plugin-api'
+import {MemoryHypervisor, MemoryScheduler, MemoryTransport} from '@ec/plugin-api/testing'
+
+import {buildInstance, type HostServices} from '../../src/agent/build.js'
+import {keys} from '../../src/instances/keys.js'
+import type {InstanceSpec} from '../../src/instances/model.js'
+import {InstanceStore} from '../../src/instances/store.js'
+import {createInstance} from '../../src/scheduling/create.js'
+import {deleteInstance} from '../../src/scheduling/delete.js'
+
+const quiet = {debug() {}, info() {}, warn() {}}
+
+describe('create, build and delete on in-memory backends', () => {
+  let dir: string
+  let image: string
+  let transport: MemoryTransport
+  let store: InstanceStore
+  let scheduler: MemoryScheduler
+  let hostId: string
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ec-flows-'))
+    image = join(dir, 'image.raw')
+    await writeFile(image, randomBytes(4096))
+    transport = new MemoryTransport()
+    store = new InstanceStore(transport)
+    scheduler = new MemoryScheduler()
+    const inventory = [
+      {resourceClass: 'VCPU', total: 2, reserved: 0, allocationRatio: 1},
+      {resourceClass: 'MEMORY_MB', total: 2048, reserved: 0, allocationRatio: 1},
+      {resourceClass: 'DISK_GB', total: 10, reserved: 0, allocationRatio: 1},
+    ]
+    hostId = (await scheduler.registerHost({name: 'mem-host', inventory, traits: ['CUSTOM_EC_HOST']})).id
+  })
+  afterEach(async () => {
+    await transport.close()
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  function spec(overrides: Partial<InstanceSpec> = {}): InstanceSpec {
+    return {
+      vcpus: 1,
+      memoryMb: 512,
+      diskGb: 1,
+      resources: {VCPU: 1, MEMORY_MB: 512, DISK_GB: 1},
+      requiredTraits: [],
+      forbiddenTraits: [],
+      memberOf: [],
+      image: {ref: image, path: image},
+      publicKeys: [],
+      meta: {},
+      ...overrides,
+    }
+  }
+
+  function host(hypervisor: MemoryHypervisor, capabilities: HypervisorCapabilities): HostServices {
+    return {hostId, guestReadyTimeoutMs: 1000, store, scheduler, hypervisor, capabilities, log: quiet}
+  }
+
+  const canDoAll: HypervisorCapabilities = {diskStrategies: ['overlay', 'copy'], smbios: true, cdrom: true, portForwarding: false, numaPinning: false}
+
+  it('create claims and assigns; the build makes it ACTIVE; delete with the host down releases and removes everything', async () => {
+    const created = await createInstance('web', spec(), {store, scheduler, pendingTimeoutSeconds: 60})
+    const id = created.value.id
+    expect(created.value.state).to.equal('SCHEDULED')
+    expect(await scheduler.allocations(id)).to.deep.equal({[hostId]: {VCPU: 1, MEMORY_MB: 512, DISK_GB: 1}})
+    expect(await transport.get(keys.assignment(hostId, id))).to.not.equal(undefined)
+
+    const hypervisor = new MemoryHypervisor()
+    await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
+    expect((await store.get(id))?.value.state).to.equal('ACTIVE')
+    expect((await hypervisor.list()).map((g) => [g.id, g.state])).to.deep.equal([[id, 'running']])
+
+    expect(await deleteInstance('web', {store, scheduler, timeoutSeconds: 5})).to.equal('deleted-host-down')
+    expect(await scheduler.allocations(id)).to.deep.equal({})
+    expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal([])
+  })
+
+  it('a request no host can hold leaves no record, no name and no allocation', async () => {
+    let failure: (Error & {reason?: string}) | undefined
+    await createInstance('big', spec({vcpus: 4, resources: {VCPU: 4, MEMORY_MB: 512, DISK_GB: 1}}), {store, scheduler, pendingTimeoutSeconds: 60}).catch(
+      (error: Error) => (failure = error),
+    )
+    expect(failure?.reason).to.equal('noCapacity')
+    expect((await transport.list('')).items).to.deep.equal([])
+    expect(await scheduler.hostAllocations(hostId)).to.deep.equal({})
+  })
+
+  it('asks the hypervisor for nothing it cannot do: a disk strategy it lacks ends in ERROR with the reason, holding nothing', async () => {
+    const created = await createInstance('copy', spec({diskStrategy: 'copy'}), {store, scheduler, pendingTimeoutSeconds: 60})
+    const id = created.value.id
+    const hypervisor = new MemoryHypervisor()
+    await buildInstance(id, host(hypervisor, {...canDoAll, diskStrategies: ['overlay']}), new AbortController().signal)
+    const record = (await store.get(id))!.value
+    expect(record.state).to.equal('ERROR')
+    expect(record.error?.reason).to.match(/cannot prepare a copy disk \(it can: overlay\)/)
+    expect(await scheduler.allocations(id)).to.deep.equal({})
+    expect(await hypervisor.list()).to.deep.equal([])
+  })
+
+  it('refuses --publish on a hypervisor that cannot forward ports', async () => {
+    const created = await createInstance('pub', spec({publish: [{guest: 80, host: 0, proto: 'tcp'}]}), {store, scheduler, pendingTimeoutSeconds: 60})
+    await buildInstance(created.value.id, host(new MemoryHypervisor(), canDoAll), new AbortController().signal)
+    const record = (await store.get(created.value.id))!.value
+    expect(record.state).to.equal('ERROR')
+    expect(record.error?.reason).to.match(/cannot forward ports into guests; create the instance without --publish/)
+  })
+})
