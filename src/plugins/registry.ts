@@ -23,6 +23,9 @@ declare module '@oclif/core' {
 
 export type {HookAnswers, RegisteredBackend, RegisteredSection} from '@ec/plugin-api'
 
+/** How long a plugin's ec-backends hook may take (it should only describe its backends). */
+const HOOK_TIMEOUT_MS = 30_000
+
 export class BackendRegistry {
   private constructor(
     private readonly backends: RegisteredBackend[],
@@ -32,7 +35,9 @@ export class BackendRegistry {
   ) {}
 
   static async load(config: Config): Promise<BackendRegistry> {
-    const answers = await config.runHook(BACKENDS_HOOK, {})
+    // Every failure is captured (a hook that calls this.error() or exit() too) and one
+    // that hangs gives up: a broken plugin is reported by name, it never breaks ec.
+    const answers = await config.runHook(BACKENDS_HOOK, {}, HOOK_TIMEOUT_MS, true)
     return BackendRegistry.fromHookAnswers(answers)
   }
 
@@ -41,7 +46,12 @@ export class BackendRegistry {
       ({error, plugin}) => `plugin ${plugin.name}: its ${BACKENDS_HOOK} hook failed: ${error.message}`,
     )
     const backends: RegisteredBackend[] = []
-    for (const {plugin, result} of answers.successes) {
+    // Hooks answer in whatever order they finish: ec's own plugins first, then by name, so
+    // which of two plugins keeps a name never depends on timing, and a plugin cannot take over a first-party backend.
+    const ordered = [...answers.successes].sort(
+      (a, b) => rank(a.plugin.type) - rank(b.plugin.type) || a.plugin.name.localeCompare(b.plugin.name),
+    )
+    for (const {plugin, result} of ordered) {
       if (result === undefined) continue
       if (!Array.isArray(result)) {
         problems.push(`plugin ${plugin.name}: its ${BACKENDS_HOOK} hook must return an array of backends`)
@@ -93,6 +103,13 @@ export class BackendRegistry {
       `unknown ${kind} backend "${name}" in backends.${kind}; ${choices}. Install one with "ec plugins install <plugin>"`,
     )
   }
+}
+
+const PLUGIN_TYPES = ['core', 'user', 'link']
+
+function rank(type: string | undefined): number {
+  const index = PLUGIN_TYPES.indexOf(type ?? '')
+  return index === -1 ? PLUGIN_TYPES.length : index
 }
 
 function describeInvalidDescriptor(candidate: unknown): string | undefined {

@@ -54,6 +54,26 @@ describe('backend registry', () => {
     expect(registry.problems).to.deep.equal(['plugin b: transport backend "etcd" is already provided by a; ignored'])
   })
 
+  it("keeps a first-party backend's name whichever hook answers first: ec's own plugins, then by name", () => {
+    const registry = BackendRegistry.fromHookAnswers({
+      successes: [
+        {plugin: {name: 'ec-plugin-z', type: 'link'}, result: [descriptor('transport', 'etcd')]},
+        {plugin: {name: 'ec-plugin-b', type: 'user'}, result: [descriptor('transport', 'nats')]},
+        {plugin: {name: 'ec-plugin-a', type: 'user'}, result: [descriptor('transport', 'nats')]},
+        {plugin: {name: '@ec/plugin-etcd', type: 'core'}, result: [descriptor('transport', 'etcd')]},
+      ],
+      failures: [],
+    })
+    expect(registry.list().map((b) => [b.descriptor.name, b.plugin])).to.deep.equal([
+      ['etcd', '@ec/plugin-etcd'],
+      ['nats', 'ec-plugin-a'],
+    ])
+    expect(registry.problems).to.deep.equal([
+      'plugin ec-plugin-b: transport backend "nats" is already provided by ec-plugin-a; ignored',
+      'plugin ec-plugin-z: transport backend "etcd" is already provided by @ec/plugin-etcd; ignored',
+    ])
+  })
+
   it('skips malformed descriptors and failed hooks with a problem each', () => {
     const registry = BackendRegistry.fromHookAnswers({
       successes: [

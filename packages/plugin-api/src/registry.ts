@@ -22,6 +22,12 @@ export interface RegisteredSection {
 
 /** The hook's raw answer (oclif's runHook result), so the registry can be built without oclif in unit tests. */
 export interface HookAnswers {
-  successes: Array<{plugin: {name: string}; result: unknown}>
-  failures: Array<{plugin: {name: string}; error: Error}>
+  successes: Array<{plugin: HookPlugin; result: unknown}>
+  failures: Array<{plugin: HookPlugin; error: Error}>
+}
+
+/** The plugin an answer came from; oclif's type: `core` (shipped with ec), `user` (installed), `link`. */
+export interface HookPlugin {
+  name: string
+  type?: string
 }
