@@ -2,7 +2,8 @@
 // `ec plugins link`, it is found through the ec-backends hook with no change
 // to core, and its config section is validated like core's own.
 import {expect} from 'chai'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {execFile} from 'node:child_process'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {makeSandbox, parseJson, runEc, type Sandbox} from '../helpers/cli.js'
@@ -99,3 +100,110 @@ describe('a backend from a linked plugin', function () {
     )
   })
 })
+
+/** A plugin directory with an ec-backends hook (plain JavaScript, no dependencies). */
+function writePlugin(dir: string, name: string, hook: string): string {
+  const pluginDir = join(dir, name)
+  mkdirSync(pluginDir, {recursive: true})
+  writeFileSync(
+    join(pluginDir, 'package.json'),
+    JSON.stringify({name, version: '1.0.0', type: 'module', files: ['hook.js'], oclif: {hooks: {'ec-backends': './hook.js'}}}),
+  )
+  writeFileSync(join(pluginDir, 'hook.js'), hook)
+  return pluginDir
+}
+
+const backendHook = (kind: string, name: string) => `export default async function backends() {
+  return [{kind: '${kind}', name: '${name}', description: 'from a test plugin', async create() { throw new Error('not used') }}]
+}
+`
+
+describe('plugins that misbehave are reported by name and break nothing', function () {
+  this.timeout(120_000)
+  let sandbox: Sandbox
+  before(async () => {
+    sandbox = makeSandbox('ec-plugin-bad-')
+    const plugins = [
+      writePlugin(sandbox.dir, 'ec-plugin-throws', `export default async function backends() { throw new Error('no backends today') }\n`),
+      writePlugin(sandbox.dir, 'ec-plugin-exits', `export default async function backends() { this.error('gave up', {exit: 3}) }\n`),
+      writePlugin(sandbox.dir, 'ec-plugin-import-fails', `throw new Error('broken at load')\n`),
+      writePlugin(sandbox.dir, 'ec-plugin-dup', backendHook('transport', 'etcd')),
+    ]
+    for (const dir of plugins) {
+      const linked = await runEc(['plugins', 'link', dir, '--no-install'], {env: sandbox.env})
+      expect(linked.code, linked.stderr).to.equal(0)
+    }
+  })
+  after(() => sandbox.cleanup())
+
+  it('lists every good backend, and warns once per bad plugin, naming it', async () => {
+    const result = await runEc(['backends', 'list', '--kind', 'transport', '--json'], {env: sandbox.env})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(parseJson<Listing[]>(result).map((b) => [b.name, b.plugin])).to.deep.equal([['etcd', '@ec/plugin-etcd']])
+    const plain = await runEc(['backends', 'list', '--kind', 'transport'], {env: sandbox.env}) // --json keeps stderr quiet
+    expect(plain.code, plain.stderr).to.equal(0)
+    const warnings = plain.stderr.split('\n').filter((line) => line.startsWith('Warning:'))
+    expect(warnings).to.include.members([
+      'Warning: plugin ec-plugin-throws: its ec-backends hook failed: no backends today',
+      'Warning: plugin ec-plugin-exits: its ec-backends hook failed: gave up',
+      'Warning: plugin ec-plugin-dup: transport backend "etcd" is already provided by @ec/plugin-etcd; ignored',
+    ])
+    expect(warnings.some((w) => w.startsWith('Warning: plugin ec-plugin-import-fails: ') && w.includes('broken at load')), warnings.join('\n')).to.equal(true)
+  })
+
+  it('leaves other commands working', async () => {
+    const shown = await runEc(['config', 'show', '--json'], {env: sandbox.env})
+    expect(shown.code, shown.stderr).to.equal(0)
+    expect(parseJson<{values: {backends: {transport: string}}}>(shown).values.backends.transport).to.equal('etcd')
+  })
+})
+
+describe('ec plugins install from a local tarball or directory', function () {
+  this.timeout(300_000)
+  let sandbox: Sandbox
+  before(() => {
+    sandbox = makeSandbox('ec-plugin-local-')
+  })
+  after(() => sandbox.cleanup())
+
+  async function listed(name: string): Promise<Listing | undefined> {
+    const result = await runEc(['backends', 'list', '--json'], {env: sandbox.env})
+    expect(result.code, result.stderr).to.equal(0)
+    return parseJson<Listing[]>(result).find((b) => b.name === name)
+  }
+
+  it('installs ./plugin.tgz (npm pack), lists its backend, and uninstalls it', async () => {
+    const dir = writePlugin(join(sandbox.dir, 'src'), 'ec-plugin-tarred', backendHook('metadata', 'tarred'))
+    const packed = await runCommand('npm', ['pack', '--pack-destination', sandbox.dir], dir, sandbox.env)
+    expect(packed.code, packed.stderr).to.equal(0)
+    const installed = await runEc(['plugins', 'install', './ec-plugin-tarred-1.0.0.tgz'], {env: sandbox.env, cwd: sandbox.dir})
+    expect(installed.code, installed.stderr).to.equal(0)
+    rmSync(join(sandbox.dir, 'ec-plugin-tarred-1.0.0.tgz')) // installed is installed: the original may go
+    expect(await listed('tarred')).to.include({kind: 'metadata', plugin: 'ec-plugin-tarred'})
+    const removed = await runEc(['plugins', 'uninstall', 'ec-plugin-tarred'], {env: sandbox.env})
+    expect(removed.code, removed.stderr).to.equal(0)
+    expect(await listed('tarred')).to.equal(undefined)
+  })
+
+  it('installs ./dir by packing it', async () => {
+    writePlugin(join(sandbox.dir, 'work'), 'ec-plugin-dir', backendHook('metadata', 'from-dir'))
+    const installed = await runEc(['plugins', 'install', './work/ec-plugin-dir'], {env: sandbox.env, cwd: sandbox.dir})
+    expect(installed.code, installed.stderr).to.equal(0)
+    expect(await listed('from-dir')).to.include({kind: 'metadata', plugin: 'ec-plugin-dir'})
+    expect((await runEc(['plugins', 'uninstall', 'ec-plugin-dir'], {env: sandbox.env})).code).to.equal(0)
+  })
+
+  it('refuses a path that is not there: exit 2, one line that says what to give', async () => {
+    const result = await runEc(['plugins', 'install', './nowhere.tgz'], {env: sandbox.env, cwd: sandbox.dir})
+    expect(result.code).to.equal(2)
+    expect(result.stderr.trim()).to.equal(
+      'Error: "./nowhere.tgz" is not a file or directory; give a plugin tarball (made by "npm pack"), a plugin\'s directory, or an npm package name',
+    )
+  })
+})
+
+function runCommand(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{code: number; stderr: string}> {
+  return new Promise((done) => {
+    execFile(command, args, {cwd, env, timeout: 120_000}, (error, _stdout, stderr) => done({code: error ? Number((error as {code?: number}).code ?? 1) : 0, stderr}))
+  })
+}
