@@ -8,19 +8,22 @@ import {execFile} from 'node:child_process'
 import {copyFile, mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 
-import type {
-  CachedImage,
-  GuestSpec,
-  GuestSummary,
-  HypervisorBackend,
-  ImageInfo,
-  ImageSource,
-  Logger,
-  PortForward,
-  PortRequest,
-  PreparedDisk,
-  ProgressReporter,
-  ServiceHealth,
+import {
+  type CachedImage,
+  type GuestSpec,
+  type GuestSummary,
+  type HostDescription,
+  hostCapacity,
+  hostCpuTraits,
+  type HypervisorBackend,
+  type ImageInfo,
+  type ImageSource,
+  type Logger,
+  type PortForward,
+  type PortRequest,
+  type PreparedDisk,
+  type ProgressReporter,
+  type ServiceHealth,
 } from '@ec/plugin-api'
 
 import {guestArgs, GuestPaths, stableMacAddress} from './command-line.js'
@@ -230,6 +233,16 @@ export class QemuHypervisor implements HypervisorBackend {
     const unused = (await this.listImages()).filter((image) => !image.inUse)
     for (const image of unused) await this.images.remove(image.url)
     return unused
+  }
+
+  /** The machine (disk: the filesystem of the guests directory), its CPU, and what these guests get: SMBIOS, CD-ROMs, hostfwd ports; no NUMA pinning. */
+  async describeHost(): Promise<HostDescription> {
+    const [capacity, cpuTraits, traits] = await Promise.all([hostCapacity(this.settings.guestsDir), hostCpuTraits(), this.capabilities()])
+    return {
+      capacity,
+      traits: [...new Set([...cpuTraits, ...traits])].sort(),
+      capabilities: {diskStrategies: ['overlay', 'copy'], smbios: true, cdrom: true, portForwarding: true, numaPinning: false},
+    }
   }
 
   async capabilities(): Promise<string[]> {
