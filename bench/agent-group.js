@@ -22,8 +22,8 @@ const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).ver
 const {coreDefaults} = await import(join(root, 'dist/config/defaults.js'))
 const {ComputeAgent} = await import(join(root, 'dist/agent/agent.js'))
 const {loadOrCreateIdentity} = await import(join(root, 'dist/agent/host-identity.js'))
-const {discoverHostTraits} = await import(join(root, 'dist/agent/host-traits.js'))
-const {measureCapacity} = await import(join(root, 'dist/agent/inventory.js'))
+const {hostTraits} = await import(join(root, 'dist/agent/host-traits.js'))
+const {measuredCapacity} = await import(join(root, 'dist/agent/inventory.js'))
 const {EtcdTransport} = await import(join(root, 'plugins/etcd/dist/transport.js'))
 const {PlacementScheduler} = await import(join(root, 'plugins/placement/dist/scheduler.js'))
 const {LibvirtHypervisor} = await import(join(root, 'plugins/libvirt/dist/hypervisor.js'))
@@ -37,12 +37,14 @@ for (const name of names) {
   writeFileSync(nodeXml, '<node/>\n')
   const compute = {...coreDefaults().compute, ...JSON.parse(process.env.EC_BENCH_COMPUTE ?? '{}'), hostName: name, numa: 'off'}
   const hypervisor = await LibvirtHypervisor.create({uri: `test://${nodeXml}`}, join(hostDir, 'hypervisor'), quiet)
+  const host = await hypervisor.describeHost()
   const agent = new ComputeAgent({
     identity: await loadOrCreateIdentity(hostDir, name),
     compute,
-    capacity: await measureCapacity(hostDir),
+    capacity: measuredCapacity(host.capacity),
+    capabilities: host.capabilities,
     log: quiet,
-    traits: await discoverHostTraits(hypervisor, compute.traits),
+    traits: hostTraits(host, compute.traits),
     previousTraits: [],
     numaNodes: [],
     version,
