@@ -7,7 +7,6 @@
 // nothing else of the controller's. The fault suite's checks (test/faults/
 // harness.ts) run on it through FaultCluster.attach.
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {Agent, request} from 'node:https'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -28,6 +27,7 @@ import {registerCredentials} from './credentials.js'
 import {etcd3Options} from './etcd.js'
 import {makeQcow2} from './image-server.js'
 import {freePorts} from './ports.js'
+import {etcdReads as probeEtcd, httpsGet as probeHttps} from './tls-probes.js'
 
 /** The addresses of the simulated machines: an etcd member and a compute host on each. */
 export const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
@@ -309,28 +309,12 @@ function machineConfig(vcpusPerHost: number, image: string, address?: string): s
   ].join('\n')
 }
 
-/** GET url over TLS with these client settings: the status, or the error that refused the connection. */
-export function httpsGet(url: string, tls: {ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer}): Promise<{status?: number; error?: string}> {
-  return new Promise((resolve) => {
-    const req = request(url, {agent: new Agent(tls), timeout: 15_000, headers: {'X-Auth-Token': 'admin'}}, (res) => {
-      res.resume()
-      res.on('end', () => resolve({status: res.statusCode}))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({error: error.code ?? error.message}))
-    req.end()
-  })
+/** GET url over TLS with these client settings (15 s: a loaded machine answers slowly). */
+export function httpsGet(url: string, tls: Parameters<typeof probeHttps>[1]): ReturnType<typeof probeHttps> {
+  return probeHttps(url, tls, 15_000)
 }
 
 /** Whether one etcd member answers a read made with these client TLS settings. */
-export async function etcdReads(endpoint: string, tls: ConstructorParameters<typeof EtcdTransport>[0]['tls']): Promise<boolean> {
-  const transport = new EtcdTransport({endpoints: [endpoint], prefix: '/ec', timeoutMs: 5000, tls})
-  try {
-    await transport.list('')
-    return true
-  } catch {
-    return false
-  } finally {
-    await transport.close()
-  }
+export function etcdReads(endpoint: string, tls: Parameters<typeof probeEtcd>[1]): Promise<boolean> {
+  return probeEtcd(endpoint, tls, 5000)
 }

@@ -3,16 +3,15 @@
 // who does not (no certificate, another CA's, a revoked one, plain HTTP).
 import {expect} from 'chai'
 import {readFileSync as read, statSync, writeFileSync} from 'node:fs'
-import {Agent, request} from 'node:https'
 import {join} from 'node:path'
 
-import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
 import {CertificateAuthority} from '../../src/pki/authority.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {makeSandbox, parseJson, runEc, type Sandbox} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
 import {makeQcow2} from '../helpers/image-server.js'
 import {freePorts} from '../helpers/ports.js'
+import {etcdReads as probeEtcd, httpsGet as probeHttps} from '../helpers/tls-probes.js'
 
 const CLIENT_CONFIG = [
   'backends: {metadata: none}',
@@ -24,31 +23,8 @@ const CLIENT_CONFIG = [
   '  reserved: {MEMORY_MB: 0}',
 ]
 
-/** GET url over TLS with these credentials: the status, or the error that refused us. */
-function httpsGet(url: string, tls: {ca?: Buffer; cert?: Buffer; key?: Buffer}): Promise<{status?: number; error?: string}> {
-  return new Promise((resolve) => {
-    const req = request(url, {agent: new Agent(tls), timeout: 10_000, headers: {'X-Auth-Token': 'admin'}}, (res) => {
-      res.resume()
-      res.on('end', () => resolve({status: res.statusCode}))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({error: error.code ?? error.message}))
-    req.end()
-  })
-}
-
-/** Whether etcd answers a read made with these client TLS settings. */
-async function etcdReads(endpoint: string, tls: ConstructorParameters<typeof EtcdTransport>[0]['tls']): Promise<boolean> {
-  const transport = new EtcdTransport({endpoints: [endpoint], prefix: '/ec', timeoutMs: 3000, tls})
-  try {
-    await transport.list('')
-    return true
-  } catch {
-    return false
-  } finally {
-    await transport.close()
-  }
-}
+const httpsGet = (url: string, tls: Parameters<typeof probeHttps>[1]) => probeHttps(url, tls, 10_000)
+const etcdReads = (endpoint: string, tls: Parameters<typeof probeEtcd>[1]) => probeEtcd(endpoint, tls, 3000)
 
 describe('mutual TLS on the control plane (real etcd + Placement)', function () {
   this.timeout(180_000)
