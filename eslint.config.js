@@ -23,7 +23,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'plugins/*/test/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'plugins/*/test/**/*.ts', 'examples/*/test/**/*.ts'],
     languageOptions: {globals: {...globals.mocha}},
     rules: {
       // chai's `expect(x).to.be.true` is an expression statement by design.
