@@ -102,7 +102,7 @@ export class PlacementScheduler implements SchedulerBackend {
       const candidates = await this.client.allocationCandidates(query, options.signal).catch((error: unknown) => {
         throw explainCandidateQueryError(error)
       })
-      if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, flattened(request))
+      if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, withAggregateIds(request))
       const ranked = rankCandidates(candidates, policy)
       report(options, 'candidates', `${ranked.length} candidate host${ranked.length === 1 ? '' : 's'} (${policy}, round ${round})`)
 
@@ -309,14 +309,9 @@ export class PlacementScheduler implements SchedulerBackend {
   }
 }
 
-/** The request as one group with aggregate uuids, which is what the diagnosis reasons about. */
-function flattened(request: ResourceRequest): ResourceRequest {
-  const resources: Record<string, number> = {...request.resources}
-  for (const group of request.groups ?? []) {
-    for (const [rc, amount] of Object.entries(group.resources)) resources[rc] = (resources[rc] ?? 0) + amount
-  }
-
-  return {...request, resources, memberOf: request.memberOf.map((anyOf) => anyOf.map(aggregateId))}
+/** The request as the diagnosis reads it: aggregates by uuid, as Placement names them. */
+function withAggregateIds(request: ResourceRequest): ResourceRequest {
+  return {...request, memberOf: request.memberOf.map((anyOf) => anyOf.map(aggregateId))}
 }
 
 /** Progress for display only: a failing listener must not fail the claim. */
