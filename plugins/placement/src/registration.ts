@@ -32,7 +32,7 @@ export async function registerProvider(client: PlacementClient, host: HostRegist
   // Children first: a flat host's allocations move to a node before the root gives its VCPU and memory up.
   await moveOffRoot(client, id, host.inventory, children)
   await setInventory(client, id, host.name, host.inventory)
-  await removeStaleNodes(client, id, host.name, new Set(children.map((c) => c.id)))
+  await removeStaleNodes(client, id, host.name, host.inventory, children)
   await syncTraits(client, id, host.name, traits, host.previousTraits ?? [])
   const numaNodeIds = Object.fromEntries(children.map((c) => [c.node, c.id]))
   return children.length > 0 ? {id, name: provider.name, numaNodeIds} : {id, name: provider.name}
@@ -69,28 +69,43 @@ async function registerNumaNodes(client: PlacementClient, root: ResourceProvider
 
 /**
  * Converting in place: allocations that take a class from the root which the
- * root will no longer hold (a flat host becoming a NUMA tree) are rewritten,
- * consumer by consumer with its generation, to take it from a node with room.
+ * root will no longer hold (a flat host becoming a NUMA tree) move to a node
+ * with room.
  */
 async function moveOffRoot(client: PlacementClient, rootId: string, rootInventory: Inventory[], nodes: RegisteredNode[]): Promise<void> {
   if (nodes.length === 0) return
   const kept = new Set(rootInventory.map((i) => i.resourceClass))
-  const {allocations} = await client.getProviderAllocations(rootId)
+  await moveAllocations(client, rootId, (rc) => !kept.has(rc), (wanted) => nodeWithRoom(client, nodes, wanted))
+}
+
+/**
+ * Rewrites, consumer by consumer with its generation, every allocation that
+ * takes a selected class from `fromId` to take it from the provider `targetFor`
+ * picks instead. Nothing is released on the way: the consumer holds its
+ * resources throughout.
+ */
+async function moveAllocations(
+  client: PlacementClient,
+  fromId: string,
+  selected: (resourceClass: string) => boolean,
+  targetFor: (wanted: Record<string, number>) => Promise<string>,
+): Promise<void> {
+  const {allocations} = await client.getProviderAllocations(fromId)
   for (const consumerId of Object.keys(allocations)) {
     await retryOnGenerationConflict(`the allocations of consumer ${consumerId}`, async () => {
       const current = await client.getAllocations(consumerId)
-      const onRoot = current.allocations[rootId]?.resources ?? {}
-      const moving = Object.entries(onRoot).filter(([rc]) => !kept.has(rc))
+      const held = current.allocations[fromId]?.resources ?? {}
+      const moving = Object.entries(held).filter(([rc]) => selected(rc))
       if (moving.length === 0) return
-      const target = await nodeWithRoom(client, nodes, Object.fromEntries(moving))
+      const target = await targetFor(Object.fromEntries(moving))
       const next: Record<string, Record<string, number>> = {}
       for (const [provider, {resources}] of Object.entries(current.allocations)) next[provider] = {...resources}
       for (const [rc, amount] of moving) {
-        delete next[rootId][rc]
+        delete next[fromId][rc]
         next[target] = {...next[target], [rc]: (next[target]?.[rc] ?? 0) + amount}
       }
 
-      if (Object.keys(next[rootId]).length === 0) delete next[rootId]
+      if (Object.keys(next[fromId]).length === 0) delete next[fromId]
       await client.putAllocations(consumerId, {
         allocations: next,
         projectId: current.project_id ?? 'ec',
@@ -115,12 +130,31 @@ async function nodeWithRoom(client: PlacementClient, nodes: RegisteredNode[], wa
   throw new PlacementBackendError('conflict', `no NUMA node has room for an existing allocation of ${JSON.stringify(wanted)}; free it, then start the agent again`)
 }
 
-/** Children of the host that are no longer NUMA nodes of it (the machine changed): removed once nothing uses them. */
-async function removeStaleNodes(client: PlacementClient, rootId: string, hostName: string, current: Set<string>): Promise<void> {
+/**
+ * Children of the host that are no longer NUMA nodes of it (the machine
+ * changed, or NUMA was turned off): their allocations move to the root when it
+ * now holds those classes, else to a remaining node with room; then the child
+ * goes.
+ */
+async function removeStaleNodes(client: PlacementClient, rootId: string, hostName: string, rootInventory: Inventory[], nodes: RegisteredNode[]): Promise<void> {
+  const current = new Set(nodes.map((node) => node.id))
+  const onRoot = new Set(rootInventory.map((i) => i.resourceClass))
   const tree = await client.listProviders({inTree: rootId})
   for (const child of tree.filter((p) => p.parent_provider_uuid === rootId && !current.has(p.uuid))) {
     const traits = await client.getTraits(child.uuid)
     if (!traits.traits.includes(NUMA_NODE_TRAIT)) continue // not ec's
+    await moveAllocations(
+      client,
+      child.uuid,
+      () => true,
+      async (wanted) => (Object.keys(wanted).every((rc) => onRoot.has(rc)) ? rootId : nodeWithRoom(client, nodes, wanted)),
+    ).catch((error: unknown) => {
+      if (error instanceof PlacementApiError && error.status === 409) {
+        throw new PlacementBackendError('conflict', `host ${hostName} lost NUMA node provider ${child.name} and its instances do not fit elsewhere on the host (${error.detail}); delete some of them first`, {cause: error})
+      }
+
+      throw error
+    })
     try {
       await client.deleteProvider(child.uuid)
     } catch (error) {

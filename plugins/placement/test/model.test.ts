@@ -143,6 +143,68 @@ describe('Placement model: NUMA trees, shared disks, traits (real Placement)', f
     expect(held[numaNodeProviderId(id, 0)]).to.deep.equal({VCPU: 2, MEMORY_MB: 2048})
   })
 
+  it('brings a NUMA tree in step with a changed machine: a lost node gives its allocations to one left, then no NUMA at all gives them to the root', async () => {
+    const tag = uniqueTrait()
+    const id = randomUUID()
+    const name = `shrink-${id.slice(0, 6)}`
+    const nodes = (count: number) => Array.from({length: count}, (_, node) => ({node, inventory: inv({VCPU: 8, MEMORY_MB: 8192})}))
+    await scheduler.registerHost({id, name, inventory: inv({DISK_GB: 100}), traits: [tag], numaNodes: nodes(2)})
+    const group = (suffix: string) => ({suffix, resources: {VCPU: 2, MEMORY_MB: 2048}, requiredTraits: [], forbiddenTraits: [], memberOf: []})
+    const consumer = randomUUID()
+    consumers.push(consumer)
+    await scheduler.claim(consumer, ask({DISK_GB: 5}, {rootRequiredTraits: [tag], groups: [group('_NUMA0'), group('_NUMA1')], groupPolicy: 'isolate'}))
+
+    await scheduler.registerHost({id, name, inventory: inv({DISK_GB: 100}), traits: [tag], numaNodes: nodes(1)})
+    expect(await scheduler.allocations(consumer)).to.deep.equal({[id]: {DISK_GB: 5}, [numaNodeProviderId(id, 0)]: {VCPU: 4, MEMORY_MB: 4096}})
+    expect(await scheduler.client.getProvider(numaNodeProviderId(id, 1))).to.equal(undefined)
+
+    await scheduler.registerHost({id, name, inventory: inv({VCPU: 16, MEMORY_MB: 16384, DISK_GB: 100}), traits: [tag]})
+    expect(await scheduler.allocations(consumer)).to.deep.equal({[id]: {DISK_GB: 5, VCPU: 4, MEMORY_MB: 4096}})
+    expect(await scheduler.client.listProviders({inTree: id})).to.have.length(1)
+  })
+
+  it('refuses to drop a NUMA node whose instances fit nowhere else on the host, and leaves the tree as it was', async () => {
+    const tag = uniqueTrait()
+    const id = randomUUID()
+    const name = `full-${id.slice(0, 6)}`
+    const nodes = (count: number) => Array.from({length: count}, (_, node) => ({node, inventory: inv({VCPU: 4, MEMORY_MB: 4096})}))
+    await scheduler.registerHost({id, name, inventory: inv({DISK_GB: 100}), traits: [tag], numaNodes: nodes(2)})
+    for (let i = 0; i < 2; i++) {
+      const consumer = randomUUID()
+      consumers.push(consumer)
+      await scheduler.claim(consumer, numaAsk(tag, {DISK_GB: 1}, {VCPU: 3, MEMORY_MB: 3072}))
+    }
+
+    const refused = await scheduler.registerHost({id, name, inventory: inv({DISK_GB: 100}), traits: [tag], numaNodes: nodes(1)}).catch((error: Error & {reason?: string}) => error)
+    expect((refused as {reason?: string}).reason).to.equal('conflict')
+    expect((refused as Error).message).to.match(/lost NUMA node provider full-\w+_NUMA1 .*delete some of them first|no NUMA node has room/)
+    expect(await scheduler.client.getProvider(numaNodeProviderId(id, 1))).to.not.equal(undefined)
+  })
+
+  it('explains a refusal on NUMA and diskless hosts by the providers they draw from (a node, a shared disk)', async () => {
+    const tag = uniqueTrait()
+    const numa = await numaHost('why-numa', tag, 100)
+    const refusal = async (request: ResourceRequest) => {
+      const error = await scheduler.claim(randomUUID(), request).then(() => undefined, (error: Error & {reason?: string}) => error)
+      expect(error?.reason, String(error)).to.equal('noCapacity')
+      return error!.message
+    }
+
+    // The nodes hold 8 VCPU each: 9 on one node cannot be had, though the host has 16.
+    expect(await refusal(numaAsk(tag, {DISK_GB: 1}, {VCPU: 9, MEMORY_MB: 512}))).to.match(new RegExp(`^no host has 9 VCPU free \\(most free: 8 on ${numa.name}_NUMA[01]\\)`))
+
+    const agg = `why-${randomUUID().slice(0, 8)}`
+    const diskless = await flatHost('why-diskless', tag, {VCPU: 8, MEMORY_MB: 8192})
+    await scheduler.changeHostAggregates(diskless.name, {add: [agg]})
+    await sharedDisk('why-array', 10_000, agg)
+    const flatOnly = {requiredTraits: [tag], memberOf: [[aggregateId(agg)]]}
+    // 8,000 GB comes from the shared disk: no shortage there; 20,000 GB is more than it has.
+    const id = randomUUID()
+    consumers.push(id)
+    await scheduler.claim(id, ask({VCPU: 1, MEMORY_MB: 512, DISK_GB: 8000}, flatOnly))
+    expect(await refusal(ask({VCPU: 1, MEMORY_MB: 512, DISK_GB: 20_000}, flatOnly))).to.match(/^no host has 20000 DISK_GB free \(most free: 2000 on why-array-\w+\)/)
+  })
+
   it('keeps traits it does not own across registrations, drops those it reported before and no longer does', async () => {
     const tag = uniqueTrait()
     const dropped = uniqueTrait()
