@@ -6,7 +6,7 @@ import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
 import {waitOutStalls} from '../retry.js'
 import {BuildRecord} from './build-record.js'
-import {failpoint} from './failpoints.js'
+import {failpoint, pausepoint} from './failpoints.js'
 import type {PhoneHomes} from './phone-homes.js'
 import type {
   Logger,
@@ -16,6 +16,8 @@ import type {
   HypervisorBackend,
   HypervisorCapabilities,
   ImageInfo,
+  PortRequest,
+  PortTakenError,
   PreparedDisk,
   MetadataBackend,
   SchedulerBackend,
@@ -44,6 +46,9 @@ export const MAX_BUILD_ATTEMPTS = 2
 
 /** How long the agent waits out a scheduler that does not answer before a build gives up. */
 const SCHEDULER_STALL_BUDGET_MS = 30_000
+
+/** How often a build picks new ports when other programs keep taking the ones it was given before its guest starts. */
+export const MAX_PORT_REPICKS = 3
 
 /** Raised inside a build when its record no longer wants it (a delete arrived). */
 class Superseded extends Error {}
@@ -146,7 +151,35 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
 
     await host.hypervisor.define(guest, disk)
     begin('boot')
-    await host.hypervisor.start(id)
+    await pausepoint('boot')
+    for (let repicks = 0; ; repicks++) {
+      try {
+        await host.hypervisor.start(id)
+        break
+      } catch (error) {
+        const taken = takenPortOf(error)
+        if (!taken || !host.hypervisor.forwardPorts) throw error
+        const publish = record.spec.publish ?? []
+        // A port the user chose cannot move; one ec picked can.
+        const chosen = chosenBy(publish, taken.takenPort)
+        if (chosen) {
+          throw new Error(
+            `host port ${taken.takenPort.host}/${chosen.proto} (--publish ${chosen.host}:${chosen.guest}/${chosen.proto}) was taken by another program before the guest started; publish on another HOST_PORT, or 0 for any free one`,
+            {cause: error},
+          )
+        }
+
+        if (repicks >= MAX_PORT_REPICKS) throw new Error(`${taken.message}, and so were the ${MAX_PORT_REPICKS} ports picked after it`, {cause: error})
+        host.log.warn(`${record.name} (${id}): ${taken.message}; picking another`)
+        const forwards = await host.hypervisor.forwardPorts(id, publish)
+        guest.forwards = forwards
+        written.apply((r) => void (r.ports = forwards))
+        await written.flush()
+        if (written.superseded) throw new Superseded()
+        await host.hypervisor.define(guest, disk)
+      }
+    }
+
     begin('guest')
     // Ready when the guest reports in; where it cannot (no metadata service, a config drive), when it runs.
     const reportedIn = host.phoneHomes ? await host.phoneHomes.wait(id, host.guestReadyTimeoutMs, signal) : undefined
@@ -172,6 +205,18 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
 function wired<T>(needed: T | undefined, capable: boolean, what: string): T | undefined {
   if (needed === undefined || capable) return needed
   throw new EcError('config', `this host's hypervisor cannot ${what}, which the metadata backend needs; choose another backends.metadata (mdserver needs SMBIOS, configdrive a CD-ROM)`)
+}
+
+/** The start failed because a forwarded host port was taken (the hypervisor's PortTakenError). */
+function takenPortOf(error: unknown): PortTakenError | undefined {
+  const taken = (error as Partial<PortTakenError> | undefined)?.takenPort
+  return error instanceof Error && typeof taken?.host === 'string' ? (error as PortTakenError) : undefined
+}
+
+/** The --publish request that asked for exactly this host port, if the user chose it. */
+function chosenBy(publish: PortRequest[], taken: PortTakenError['takenPort']): PortRequest | undefined {
+  const port = Number(taken.host.slice(taken.host.lastIndexOf(':') + 1))
+  return publish.find((request) => request.host !== 0 && request.host === port && request.proto === taken.proto)
 }
 
 /** Finish the step in progress and start `step`. */

@@ -37,6 +37,17 @@ export interface PortForward {
   proto: 'tcp' | 'udp'
 }
 
+/**
+ * What start() throws when the guest could not start because another program
+ * took one of its forwarded host ports after forwardPorts() handed it out:
+ * the build asks forwardPorts() again and redefines (a port the user chose
+ * itself cannot move: that build fails, saying so).
+ */
+export interface PortTakenError extends Error {
+  /** The forward's host side as forwardPorts() gave it ("ADDRESS:PORT"). */
+  takenPort: {host: string; proto: 'tcp' | 'udp'}
+}
+
 /** A forward asked for (`--publish HOST_PORT:GUEST_PORT/PROTO`); host port 0 = any free port. */
 export interface PortRequest {
   guest: number
@@ -165,7 +176,7 @@ export interface HypervisorBackend extends Closable {
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk>
   /** Define the guest; defining one that exists with the same id replaces its definition. */
   define(spec: GuestSpec, disk: PreparedDisk): Promise<void>
-  /** Start a defined guest; starting a running one is not an error. */
+  /** Start a defined guest; starting a running one is not an error. A forwarded port taken meanwhile: a PortTakenError. */
   start(id: string): Promise<void>
   /** Stop, undefine and remove disks and per-guest files. Idempotent; works on half-made guests. */
   destroy(id: string): Promise<void>
@@ -178,7 +189,9 @@ export interface HypervisorBackend extends Closable {
    * (NAT): `requested` plus SSH (guest port 22), each on a port no other
    * guest on this host has; an empty list where the guest's own address is
    * reachable. The ports are the guest's until destroy(). Core calls it
-   * only when capabilities.portForwarding is true.
+   * only when capabilities.portForwarding is true. Asked again for the same
+   * guest (its start found a port taken), it picks new ports for those
+   * requested as 0 and keeps the fixed ones.
    */
   forwardPorts?(id: string, requested: PortRequest[]): Promise<PortForward[]>
   /** The MAC address the guest's NIC gets, when the hypervisor chooses it. */

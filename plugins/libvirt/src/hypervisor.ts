@@ -31,7 +31,7 @@ import {buildDomainXml, readDomainOwner, readDomainTitle, stableMacAddress} from
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
 import {ToolFailedError} from './exec.js'
 import {ImageStore} from './image-store.js'
-import {forwardsInDomainXml, PortAllocator} from './ports.js'
+import {forwardsInDomainXml, PortAllocator, portTakenFailure} from './ports.js'
 import {imageInfo} from './qemu-img.js'
 import {assertInstanceId, domainName, instanceIdOf, InstancePaths, isInstanceId} from './naming.js'
 import {leasedAddresses, libvirtVersion, undefineWithState} from './virsh.js'
@@ -55,7 +55,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
   ) {
     this.paths = new InstancePaths(settings.instancesDir)
     this.images = new ImageStore(settings.imageCacheDir)
-    this.ports = new PortAllocator(settings.forwardAddress, () => this.definedForwards())
+    this.ports = new PortAllocator(settings.forwardAddress, (except) => this.definedForwards(except))
   }
 
   static async create(section: Partial<LibvirtSection>, stateDir: string, log?: Logger): Promise<LibvirtHypervisor> {
@@ -141,7 +141,8 @@ export class LibvirtHypervisor implements HypervisorBackend {
         if (guestState === 'paused') await domain.resume()
         else await domain.create()
       } catch (error) {
-        if (!ALREADY_RUNNING.test(messageOf(error))) throw error
+        if (ALREADY_RUNNING.test(messageOf(error))) return
+        throw portTakenFailure(error) ?? error
       }
     })
   }
@@ -173,13 +174,14 @@ export class LibvirtHypervisor implements HypervisorBackend {
     return stableMacAddress(id)
   }
 
-  /** The forwards every ec domain on this connection is defined with. */
-  private async definedForwards(): Promise<PortForward[]> {
+  /** The forwards every ec domain on this connection is defined with (but `except`'s own). */
+  private async definedForwards(except?: string): Promise<PortForward[]> {
     return this.withLibvirt('list forwarded ports', async (hypervisor) => {
       const forwards: PortForward[] = []
       for (const domain of await hypervisor.connectListAllDomains()) {
         try {
-          if (instanceIdOf(await domain.getName())) forwards.push(...forwardsInDomainXml(await domain.getXMLDesc()))
+          const id = instanceIdOf(await domain.getName())
+          if (id && id !== except) forwards.push(...forwardsInDomainXml(await domain.getXMLDesc()))
         } catch (error) {
           if (!isDomainNotFound(error)) throw error
         }

@@ -4,13 +4,15 @@
 // time, so concurrent builds on this host never get the same port. A port
 // the kernel picks (HOST_PORT 0) is also free of other programs' sockets at
 // that moment; one that another program takes before the guest starts makes
-// the start fail with qemu's "Could not set up host forwarding rule".
+// the start fail with qemu's "Could not set up host forwarding rule", which
+// start() reports as a PortTakenError: the build then asks for new ports
+// (the guest's own definition no longer counts as taking them) and redefines.
 import {createSocket} from 'node:dgram'
 import {createServer} from 'node:net'
 
-import type {PortForward, PortRequest} from '@ec/plugin-api'
+import type {PortForward, PortRequest, PortTakenError} from '@ec/plugin-api'
 
-import {LibvirtBackendError} from './errors.js'
+import {LibvirtBackendError, messageOf} from './errors.js'
 
 /** Every guest gets SSH forwarded, so `ec instance ssh` has a way in. */
 export const SSH_PORT = 22
@@ -24,11 +26,16 @@ export class PortAllocator {
 
   constructor(
     private readonly address: string,
-    /** Forwards in the definitions of the guests this host has now. */
-    private readonly defined: () => Promise<PortForward[]>,
+    /** Forwards in the definitions of the guests this host has now, but the one of `except`. */
+    private readonly defined: (except?: string) => Promise<PortForward[]>,
   ) {}
 
-  /** Ports for `requested` plus SSH, none of them another guest's. */
+  /**
+   * Ports for `requested` plus SSH, none of them another guest's. Asked again
+   * for the same guest, it picks again: its earlier ports (handed out or in
+   * its definition) are not counted as taken, but a picked port another
+   * program holds now is never picked.
+   */
   allocate(id: string, requested: PortRequest[]): Promise<PortForward[]> {
     const run = this.queue.then(() => this.allocateNow(id, requested))
     this.queue = run.catch(() => undefined)
@@ -44,7 +51,7 @@ export class PortAllocator {
     const wanted = requested.some((r) => r.guest === SSH_PORT && r.proto === 'tcp') ? requested : [{guest: SSH_PORT, host: 0, proto: 'tcp' as const}, ...requested]
     const taken = new Set<string>()
     for (const [owner, forwards] of this.handedOut) if (owner !== id) for (const f of forwards) taken.add(slot(f.proto, hostPort(f)))
-    for (const f of await this.defined()) taken.add(slot(f.proto, hostPort(f)))
+    for (const f of await this.defined(id)) taken.add(slot(f.proto, hostPort(f)))
 
     const forwards: PortForward[] = []
     for (const request of wanted) {
@@ -119,6 +126,24 @@ function bindOnce(address: string, port: number, proto: PortRequest['proto']): P
       server.close(() => resolve(bound))
     })
   })
+}
+
+const HOSTFWD_FAILED = /Could not set up host forwarding rule '(tcp|udp):([0-9.]*):(\d+)-/
+
+export class LibvirtPortTakenError extends LibvirtBackendError implements PortTakenError {
+  constructor(
+    readonly takenPort: {host: string; proto: PortForward['proto']},
+    cause: unknown,
+  ) {
+    super('conflict', `host port ${takenPort.host}/${takenPort.proto}, forwarded to the guest, was taken by another program before the guest started (qemu could not listen on it)`, {cause})
+  }
+}
+
+/** qemu could not listen on a forwarded host port: the error a build re-picks ports on; undefined for any other failure. */
+export function portTakenFailure(error: unknown): LibvirtPortTakenError | undefined {
+  const match = messageOf(error).match(HOSTFWD_FAILED)
+  if (!match) return undefined
+  return new LibvirtPortTakenError({host: `${match[2]}:${match[3]}`, proto: match[1] as PortForward['proto']}, error)
 }
 
 /** The forwards in a domain's XML (the hostfwd= rules of its qemu:commandline). */

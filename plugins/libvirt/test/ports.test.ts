@@ -3,7 +3,7 @@ import {createServer, type Server} from 'node:net'
 
 import type {PortForward} from '@ec/plugin-api'
 
-import {hostPort, PortAllocator} from '../src/ports.js'
+import {hostPort, PortAllocator, portTakenFailure} from '../src/ports.js'
 
 describe('port allocator', () => {
   const servers: Server[] = []
@@ -54,5 +54,37 @@ describe('port allocator', () => {
     expect(refused?.reason).to.equal('conflict')
     // udp is another port space: the same number is free there
     expect((await allocator.allocate('a', [{guest: 53, host: busy, proto: 'udp'}]))[1]).to.deep.equal({guest: 53, host: `127.0.0.1:${busy}`, proto: 'udp'})
+  })
+
+  it("picks again for the same guest: its own definition does not count, a port another program took now is never picked, a fixed one stays", async () => {
+    const definitions = new Map<string, PortForward[]>()
+    const allocator = new PortAllocator('127.0.0.1', async (except) => [...definitions].filter(([id]) => id !== except).flatMap(([, f]) => f))
+    const fixed = await listening()
+    servers.pop()!.close() // free again: the guest asks for it
+    const first = await allocator.allocate('a', [{guest: 80, host: fixed, proto: 'tcp'}])
+    definitions.set('a', first)
+    const ssh = hostPort(first[0])
+    // Another program takes the SSH port before the guest starts.
+    const squatter = createServer()
+    servers.push(squatter)
+    await new Promise<void>((resolve) => squatter.listen({host: '127.0.0.1', port: ssh, exclusive: true}, resolve))
+
+    const again = await allocator.allocate('a', [{guest: 80, host: fixed, proto: 'tcp'}])
+    expect(again[1], 'the fixed port is kept').to.deep.equal({guest: 80, host: `127.0.0.1:${fixed}`, proto: 'tcp'})
+    expect(hostPort(again[0])).to.not.equal(ssh)
+    // Another guest still may not have any of them.
+    const other = await allocator.allocate('b', [{guest: 22, host: fixed, proto: 'tcp'}]).then(() => 'allocated', (error: Error) => error.message)
+    expect(other).to.match(/is in use/)
+  })
+
+  it("reads qemu's failed forward out of libvirt's error; any other failure is not one", () => {
+    const libvirt = new Error(
+      "internal error: qemu unexpectedly closed the monitor: 2026-12-02T12:00:00.000000Z qemu-system-x86_64: -netdev user,id=ecnet0,hostfwd=tcp:127.0.0.1:40123-:22: Could not set up host forwarding rule 'tcp:127.0.0.1:40123-:22'",
+    )
+    const taken = portTakenFailure(libvirt)!
+    expect(taken.takenPort).to.deep.equal({host: '127.0.0.1:40123', proto: 'tcp'})
+    expect(taken.reason).to.equal('conflict')
+    expect(taken.message).to.equal('host port 127.0.0.1:40123/tcp, forwarded to the guest, was taken by another program before the guest started (qemu could not listen on it)')
+    expect(portTakenFailure(new Error('internal error: process exited while connecting to monitor'))).to.equal(undefined)
   })
 })
