@@ -13,17 +13,22 @@
 //     stage) and on to the first successful `ec instance ssh … true`, beside
 //     `virsh create` of the same XML (ec's guest stopped, its forwards
 //     dropped, a fresh overlay) to the guest's "Cloud-init v. … finished"
-//     console line. Medians of BENCH_DEBIAN_RUNS (default 1; 0 skips it: each
-//     run is minutes under TCG); target: ec ≤ 1.1× the virsh path.
+//     console line, each ec run followed by its virsh run. Medians of
+//     BENCH_DEBIAN_RUNS (default 1; 0 skips it: each run is minutes under
+//     TCG); target: ec ≤ 1.1× the virsh path. Where ec's time goes is printed
+//     too: its build steps (from the record) and ACTIVE to ssh.
 // (d) The qemu backend (examples/ec-plugin-qemu, bench/boot-qemu.js): create
 //     --wait to the boot line with backends.hypervisor: qemu, beside a bare
 //     qemu-system-x86_64 with the same command line, and beside (a)'s libvirt
 //     figure. Medians of BENCH_QEMU_RUNS (default BENCH_RUNS; 0 skips it);
 //     target: ec+qemu ≤ 1.1× bare qemu.
-// Guests boot under TCG through the system libvirtd (or, in (d), as plain qemu processes).
+// BENCH_SCENARIOS=boot,disks,debian,qemu picks scenarios (default all). Guests
+// boot under TCG through the system libvirtd (or, in (d), as plain qemu
+// processes). Each scenario is one function returning its figures; they share
+// one control plane and one agent (the libvirt one; (d) replaces it, so runs last).
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -33,6 +38,9 @@ import {freePort, median, round} from './lib.js'
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const DEBIAN_RUNS = Number(process.env.BENCH_DEBIAN_RUNS ?? 1)
 const QEMU_RUNS = Number(process.env.BENCH_QEMU_RUNS ?? process.env.BENCH_RUNS ?? 5)
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'boot,disks,debian,qemu').split(',').map((s) => s.trim()))
+if (DEBIAN_RUNS <= 0) SCENARIOS.delete('debian')
+if (QEMU_RUNS <= 0) SCENARIOS.delete('qemu')
 const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at/
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'bin', 'run.js')
@@ -54,7 +62,16 @@ async function bootLine(file, start, timeoutMs = 120_000) {
 }
 
 const image = execFileSync('bash', [join(root, 'scripts', 'build-test-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1)
-const debianImage = DEBIAN_RUNS > 0 ? execFileSync('bash', [join(root, 'scripts', 'build-debian-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1) : undefined
+// Where the tests keep it (test/helpers/debian-image.ts): built once per package update, shared by every checkout.
+const debianImage = SCENARIOS.has('debian')
+  ? execFileSync('bash', [join(root, 'scripts', 'build-debian-image.sh'), join(process.env.EC_TEST_CACHE_DIR ?? '/var/cache/ec-tests', 'debian-image', 'debian-12.qcow2')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .trim()
+      .split('\n')
+      .at(-1)
+  : undefined
 const dir = mkdtempSync(join(tmpdir(), 'ec-bench-boot-'))
 chmodSync(dir, 0o755) // qemu runs as libvirt-qemu
 const instancesDir = join(dir, 'instances')
@@ -125,26 +142,18 @@ async function virshCopyTo(domainXml, baseImage, line, diskBytes, timeoutMs = 1_
   }
 }
 
-try {
-  const up = ec(['up'])
-  if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
-  agent = spawn(process.execPath, [bin, 'compute', 'start', '--name', 'bench-boot', '--state-dir', join(dir, 'agent')], {env, stdio: ['ignore', 'pipe', 'inherit']})
-  await new Promise((resolve, reject) => {
-    let out = ''
-    agent.stdout.on('data', (chunk) => (out += chunk) && out.includes('is schedulable') && resolve())
-    agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)))
-  })
-
-  // (a) ec: the clock starts as the command is started; the instance's console log is found as it appears.
+/** (a) The test image: create --wait to its boot line, beside virsh create of the same XML to the same line. */
+async function testImageBoot() {
+  // ec: the clock starts as the command is started; the instance's console log is found as it appears.
   const ecTimes = []
   let domainXml
   for (let i = 0; i < RUNS + 1; i++) {
-    const known = new Set(existsSync(instancesDir) ? (await import('node:fs')).readdirSync(instancesDir) : [])
+    const known = new Set(existsSync(instancesDir) ? readdirSync(instancesDir) : [])
     const start = process.hrtime.bigint()
     const child = spawn(process.execPath, [bin, 'instance', 'create', `boot${i}`, '--vcpus', '1', '--memory', '256', '--disk', '1', '--image', 'test', '--wait', '--json'], {env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
     let id
     while (!id) {
-      id = existsSync(instancesDir) ? (await import('node:fs')).readdirSync(instancesDir).find((d) => !known.has(d)) : undefined
+      id = existsSync(instancesDir) ? readdirSync(instancesDir).find((d) => !known.has(d)) : undefined
       if (!id) await new Promise((r) => setTimeout(r, 5))
     }
 
@@ -162,7 +171,21 @@ try {
     if (i > 0) virshTimes.push(elapsed)
   }
 
-  // (b) disk preparation, in-process, on the same image.
+  const ecMedian = median(ecTimes)
+  const virshMedian = median(virshTimes)
+  const ratio = round(ecMedian / virshMedian, 2)
+  return {
+    runs: RUNS,
+    ec_to_boot_line_s: round(ecMedian, 2),
+    virsh_to_boot_line_s: round(virshMedian, 2),
+    ratio,
+    target_ratio: 1.15,
+    boot_within_target: ratio <= 1.15,
+  }
+}
+
+/** (b) Disk preparation, in-process, on the test image. */
+async function diskPreparation() {
   const paths = new InstancePaths(join(dir, 'disks'))
   const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', image], {encoding: 'utf8'}))
   const source = {ref: 'test', path: image, format: 'qcow2', virtualSizeBytes: info['virtual-size']}
@@ -177,69 +200,90 @@ try {
     }
   }
 
-  // (c) the Debian image: ec to ACTIVE and to ssh, virsh to cloud-init's final line.
-  const debian = {}
-  if (debianImage) {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')])
-    const [active, sshable, direct] = [[], [], []]
-    for (let i = 0; i < DEBIAN_RUNS; i++) {
-      const name = `deb${i}`
-      const start = process.hrtime.bigint()
-      const created = await run(['instance', 'create', name, '--vcpus', '1', '--memory', '1024', '--disk', '3', '--image', 'debian', '--key-file', join(dir, 'id_ed25519.pub'), '--wait', '--json'])
-      if (created.code !== 0) throw new Error(`create ${name}: ${created.stderr}`)
-      active.push(seconds(start))
-      for (const deadline = Date.now() + 600_000; (await run(['instance', 'ssh', name, '--', 'true'])).code !== 0; ) {
-        if (Date.now() > deadline) throw new Error(`no ssh into ${name}`)
-        await new Promise((r) => setTimeout(r, 200))
-      }
+  const overlay = [disks.overlay_1gb_ms, disks.overlay_10gb_ms, disks.overlay_50gb_ms]
+  return {...disks, overlay_target_ms: 100, overlay_within_target: Math.max(...overlay) < 100}
+}
 
-      sshable.push(seconds(start))
-      const {id} = JSON.parse(created.stdout)
-      const xml = virsh('dumpxml', `ec-${id}`)
-      virsh('destroy', `ec-${id}`) // its seed stays published: the copy reads the same metadata
-      direct.push(await virshCopyTo(xml, debianImage, CLOUD_INIT_FINISHED, 3 * 1024 ** 3))
-      ec(['instance', 'delete', name])
+/** Seconds between two ISO timestamps of a record. */
+const between = (from, to) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : undefined)
+
+/**
+ * (c) The Debian image: ec to ACTIVE and on to the first `ec instance ssh … true`,
+ * then virsh create of the same XML to cloud-init's final line; run after run.
+ */
+async function debianImageBoot() {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')])
+  const [active, sshable, direct, steps, sshAfterActive, sshTries] = [[], [], [], [], [], []]
+  for (let i = 0; i < DEBIAN_RUNS; i++) {
+    const name = `deb${i}`
+    const start = process.hrtime.bigint()
+    const created = await run(['instance', 'create', name, '--vcpus', '1', '--memory', '1024', '--disk', '3', '--image', 'debian', '--key-file', join(dir, 'id_ed25519.pub'), '--wait', '--json'])
+    if (created.code !== 0) throw new Error(`create ${name} (exit ${created.code}): ${created.stderr}${created.stdout}`)
+    active.push(seconds(start))
+    let tries = 1
+    for (const deadline = Date.now() + 600_000; (await run(['instance', 'ssh', name, '--', 'true'])).code !== 0; tries++) {
+      if (Date.now() > deadline) throw new Error(`no ssh into ${name}`)
+      await new Promise((r) => setTimeout(r, 200))
     }
 
-    Object.assign(debian, {
-      debian_runs: DEBIAN_RUNS,
-      debian_ec_to_active_s: round(median(active), 1),
-      debian_ec_to_ssh_s: round(median(sshable), 1),
-      debian_virsh_to_cloud_init_finished_s: round(median(direct), 1),
-      debian_ratio_active: round(median(active) / median(direct), 2),
-      debian_ratio_ssh: round(median(sshable) / median(direct), 2),
-      debian_target_ratio: 1.1,
-    })
+    sshable.push(seconds(start))
+    sshAfterActive.push(sshable.at(-1) - active.at(-1))
+    sshTries.push(tries)
+    const record = JSON.parse(created.stdout)
+    steps.push(Object.fromEntries(Object.entries(record.steps).map(([step, t]) => [step, between(t.started, t.finished)])))
+    const xml = virsh('dumpxml', `ec-${record.id}`)
+    virsh('destroy', `ec-${record.id}`) // its seed stays published: the copy reads the same metadata
+    direct.push(await virshCopyTo(xml, debianImage, CLOUD_INIT_FINISHED, 3 * 1024 ** 3))
+    ec(['instance', 'delete', name])
+    console.error(`bench/boot: debian run ${i + 1}/${DEBIAN_RUNS}: ec to ACTIVE ${round(active.at(-1))} s, to ssh ${round(sshable.at(-1))} s (${tries} tries); virsh to cloud-init finished ${round(direct.at(-1))} s; ec's steps ${JSON.stringify(steps.at(-1))}`)
   }
 
-  // (d) the qemu backend (bench/boot-qemu.js): the libvirt agent steps aside so the qemu agent takes the creates.
-  const qemu = {}
-  if (QEMU_RUNS > 0) {
-    const libvirtAgent = agent
-    agent = undefined
-    libvirtAgent.kill('SIGTERM')
-    await new Promise((r) => (libvirtAgent.exitCode === null ? libvirtAgent.once('exit', r) : r()))
-    Object.assign(qemu, {qemu_runs: QEMU_RUNS}, await benchQemu({bin, root, dir, env, image, runs: QEMU_RUNS, adopt: (child) => (agent = child)}))
-    qemu.qemu_vs_libvirt_ratio = round(qemu.qemu_ec_to_boot_line_s / median(ecTimes), 2)
+  const stepMedians = {}
+  for (const step of Object.keys(steps[0])) stepMedians[step] = round(median(steps.map((s) => s[step] ?? 0)), 1)
+  return {
+    debian_runs: DEBIAN_RUNS,
+    debian_ec_to_active_s: round(median(active), 1),
+    debian_ec_to_ssh_s: round(median(sshable), 1),
+    debian_virsh_to_cloud_init_finished_s: round(median(direct), 1),
+    debian_ratio_active: round(median(active) / median(direct), 2),
+    debian_ratio_ssh: round(median(sshable) / median(direct), 2),
+    debian_target_ratio: 1.1,
+    debian_ec_steps_s: stepMedians,
+    debian_ec_active_to_ssh_s: round(median(sshAfterActive), 1),
+    debian_ec_ssh_tries: median(sshTries),
+    debian_samples: {ec_to_active_s: active.map((t) => round(t)), ec_to_ssh_s: sshable.map((t) => round(t)), virsh_s: direct.map((t) => round(t))},
   }
+}
 
-  const ecMedian = median(ecTimes)
-  const virshMedian = median(virshTimes)
-  const overlay = [disks.overlay_1gb_ms, disks.overlay_10gb_ms, disks.overlay_50gb_ms]
-  const figures = {
-    bench: 'boot',
-    runs: RUNS,
-    ec_to_boot_line_s: round(ecMedian, 2),
-    virsh_to_boot_line_s: round(virshMedian, 2),
-    ratio: round(ecMedian / virshMedian, 2),
-    target_ratio: 1.15,
-    ...disks,
-    overlay_target_ms: 100,
-    ...debian,
-    ...qemu,
-  }
-  figures.boot_within_target = figures.ratio <= figures.target_ratio
-  figures.overlay_within_target = Math.max(...overlay) < 100
+/**
+ * (d) The qemu backend (bench/boot-qemu.js): the libvirt agent steps aside so
+ * the qemu agent takes the creates; beside (a)'s libvirt figure when (a) ran.
+ */
+async function qemuBackendBoot(libvirtBootLineS) {
+  const libvirtAgent = agent
+  agent = undefined
+  libvirtAgent.kill('SIGTERM')
+  await new Promise((r) => (libvirtAgent.exitCode === null ? libvirtAgent.once('exit', r) : r()))
+  const qemu = {qemu_runs: QEMU_RUNS, ...(await benchQemu({bin, root, dir, env, image, runs: QEMU_RUNS, adopt: (child) => (agent = child)}))}
+  if (libvirtBootLineS) qemu.qemu_vs_libvirt_ratio = round(qemu.qemu_ec_to_boot_line_s / libvirtBootLineS, 2)
+  return qemu
+}
+
+try {
+  const up = ec(['up'])
+  if (up.status !== 0) throw new Error(`ec up failed (exit ${up.status}): ${up.stderr}${up.stdout}`)
+  agent = spawn(process.execPath, [bin, 'compute', 'start', '--name', 'bench-boot', '--state-dir', join(dir, 'agent')], {env, stdio: ['ignore', 'pipe', 'inherit']})
+  await new Promise((resolve, reject) => {
+    let out = ''
+    agent.stdout.on('data', (chunk) => (out += chunk) && out.includes('is schedulable') && resolve())
+    agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)))
+  })
+
+  const figures = {bench: 'boot'}
+  if (SCENARIOS.has('boot')) Object.assign(figures, await testImageBoot())
+  if (SCENARIOS.has('disks')) Object.assign(figures, await diskPreparation())
+  if (SCENARIOS.has('debian')) Object.assign(figures, await debianImageBoot())
+  if (SCENARIOS.has('qemu')) Object.assign(figures, await qemuBackendBoot(figures.ec_to_boot_line_s))
   console.log(JSON.stringify(figures))
 } finally {
   agent?.kill('SIGTERM')
