@@ -48,6 +48,8 @@ const BOOT_LINE = 'ec-test: boot'
 
 const {prepareDisk} = await import(join(root, 'plugins/libvirt/dist/disks.js'))
 const {InstancePaths} = await import(join(root, 'plugins/libvirt/dist/naming.js'))
+const {hostKeyAlias} = await import(join(root, 'dist/ssh/known-hosts.js'))
+const {sshArguments} = await import(join(root, 'dist/ssh/ssh-target.js'))
 
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
 
@@ -95,9 +97,12 @@ const virsh = (...args) => execFileSync('virsh', ['-c', 'qemu:///system', ...arg
 let agent
 
 /** `ec …` without blocking the event loop; resolves with its exit code and output. */
-function run(args) {
+const run = (args) => runCommand(process.execPath, [bin, ...args])
+
+/** A command without blocking the event loop; resolves with its exit code and output. */
+function runCommand(command, args) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(command, args, {env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
     let [stdout, stderr] = ['', '']
     child.stdout.on('data', (c) => (stdout += c))
     child.stderr.on('data', (c) => (stderr += c))
@@ -213,7 +218,7 @@ const between = (from, to) => (from && to ? (Date.parse(to) - Date.parse(from)) 
  */
 async function debianImageBoot() {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')])
-  const [active, sshable, direct, steps, sshAfterActive, sshTries] = [[], [], [], [], [], []]
+  const [active, sshable, direct, steps, sshAfterActive, sshTries, sshParts] = [[], [], [], [], [], [], []]
   for (let i = 0; i < DEBIAN_RUNS; i++) {
     const name = `deb${i}`
     const start = process.hrtime.bigint()
@@ -230,12 +235,29 @@ async function debianImageBoot() {
     sshAfterActive.push(sshable.at(-1) - active.at(-1))
     sshTries.push(tries)
     const record = JSON.parse(created.stdout)
+    // Where ACTIVE-to-ssh goes: the same `ec instance ssh … true` again (the guest's first login is behind it),
+    // the system ssh alone with the arguments ec hands it, and a bare node start, each timed once.
+    const timed = async (command, args) => {
+      const from = process.hrtime.bigint()
+      const result = await runCommand(command, args)
+      if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} (exit ${result.code}): ${result.stderr}`)
+      return seconds(from)
+    }
+    const port = Number(record.ports.find((p) => p.guest === 22).host.split(':').at(-1))
+    const bareSsh = sshArguments({host: '127.0.0.1', port, user: 'debian', identity: join(dir, 'id_ed25519')}, join(dir, 'state', 'ssh', 'known_hosts'), hostKeyAlias(record.id), ['true'])
+    sshParts.push({
+      ec_ssh_again: await timed(process.execPath, [bin, 'instance', 'ssh', name, '--', 'true']),
+      system_ssh: await timed('ssh', bareSsh),
+      node_start: await timed(process.execPath, ['-e', '0']),
+    })
     steps.push(Object.fromEntries(Object.entries(record.steps).map(([step, t]) => [step, between(t.started, t.finished)])))
     const xml = virsh('dumpxml', `ec-${record.id}`)
     virsh('destroy', `ec-${record.id}`) // its seed stays published: the copy reads the same metadata
     direct.push(await virshCopyTo(xml, debianImage, CLOUD_INIT_FINISHED, 3 * 1024 ** 3))
     ec(['instance', 'delete', name])
-    console.error(`bench/boot: debian run ${i + 1}/${DEBIAN_RUNS}: ec to ACTIVE ${round(active.at(-1))} s, to ssh ${round(sshable.at(-1))} s (${tries} tries); virsh to cloud-init finished ${round(direct.at(-1))} s; ec's steps ${JSON.stringify(steps.at(-1))}`)
+    console.error(
+      `bench/boot: debian run ${i + 1}/${DEBIAN_RUNS}: ec to ACTIVE ${round(active.at(-1))} s, to ssh ${round(sshable.at(-1))} s (${tries} tries); virsh to cloud-init finished ${round(direct.at(-1))} s; ec's steps ${JSON.stringify(steps.at(-1))}; after ssh (s) ${JSON.stringify(sshParts.at(-1))}`,
+    )
   }
 
   const stepMedians = {}
@@ -251,6 +273,8 @@ async function debianImageBoot() {
     debian_ec_steps_s: stepMedians,
     debian_ec_active_to_ssh_s: round(median(sshAfterActive), 1),
     debian_ec_ssh_tries: median(sshTries),
+    // After the first ssh: `ec instance ssh … true` again, the system ssh alone (the guest's share), node -e 0.
+    debian_after_ssh_s: Object.fromEntries(Object.keys(sshParts[0]).map((part) => [part, round(median(sshParts.map((p) => p[part])), 2)])),
     debian_samples: {ec_to_active_s: active.map((t) => round(t)), ec_to_ssh_s: sshable.map((t) => round(t)), virsh_s: direct.map((t) => round(t))},
   }
 }
