@@ -17,6 +17,7 @@ export const FINDING_KINDS = [
   'stuck-instance',
   'error-holds-allocation',
   'unreadable-key',
+  'stale-group-member',
 ] as const
 export type FindingKind = (typeof FINDING_KINDS)[number]
 
@@ -141,6 +142,20 @@ export function findInconsistencies(views: AuditViews, options: CheckOptions): F
       key: assignment.key,
       detail: `${hostName(assignment.hostId)} is assigned ${assignment.id}, which has no record`,
     })
+  }
+
+  // Joining is in the SCHEDULED write, leaving follows the record's removal: a member without record is a teardown that died in between.
+  for (const {key, group} of views.groups ?? []) {
+    for (const [id, member] of Object.entries(group.members)) {
+      if (!noRecord(id)) continue
+      add({
+        kind: 'stale-group-member',
+        id,
+        host: member.host.id,
+        key,
+        detail: `group ${group.name} lists ${member.name} (${id}) on ${member.host.name}, which has no record`,
+      })
+    }
   }
 
   for (const {key} of views.unreadable) {

@@ -4,6 +4,8 @@
 // deletes and agents are at work. Guests are the hosts' business: an agent
 // removes a guest without assignment, and the guest of an ERROR instance.
 import {EcError} from '../errors.js'
+import {groupKeys} from '../groups/model.js'
+import {GroupStore} from '../groups/store.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, type InstanceState, now} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
@@ -62,6 +64,12 @@ const FIXERS: Partial<Record<FindingKind, Fixer>> = {
   async 'orphan-assignment'({key, id}, {store}) {
     const orphan = async () => (await store.get(id!)) === undefined
     return (await deleteKeyIfOrphan(store, key!, orphan)) ? `deleted ${key}, which pointed to no record` : undefined
+  },
+
+  async 'stale-group-member'({id, key}, {store}) {
+    const name = key!.slice(groupKeys.groups().length)
+    const removed = await new GroupStore(store).removeMembers(name, [id!], async (member) => (await store.get(member)) === undefined)
+    return removed.length > 0 ? `removed ${id} from group ${name}: its instance is gone` : undefined
   },
 
   async 'record-without-allocation'({id}, {store, scheduler}) {

@@ -7,6 +7,8 @@
 // record, so an allocation seen here had a record at least until the records
 // were read; a consumer that then has none is re-read once (confirm()) to tell
 // an orphan from a delete that finished in between.
+import {type GroupRecord, groupKeys} from '../groups/model.js'
+import {parseGroup} from '../groups/store.js'
 import {hostIdOfAliveKey, instanceIdOfAssignmentKey} from '../instances/keys.js'
 import type {GuestInventory, InstanceRecord} from '../instances/model.js'
 import type {Versioned} from '../instances/store.js'
@@ -44,6 +46,8 @@ export interface AuditViews {
   guests: Map<string, GuestInventory>
   /** Records and guest reports that are not the JSON ec writes. */
   unreadable: KeyRef[]
+  /** Server groups (groups/<name>) and their members. */
+  groups?: Array<KeyRef & {group: GroupRecord}>
 }
 
 export interface AuditSources {
@@ -67,13 +71,20 @@ export async function gatherViews({scheduler, transport}: AuditSources): Promise
 
   // One listing of the whole prefix: records, names and host keys from the same revision.
   const {items} = await transport.list('')
-  const views: AuditViews = {hosts, held, records: new Map(), names: [], assignments: [], alive: new Set(), guests: new Map(), unreadable: []}
+  const views: AuditViews = {hosts, held, records: new Map(), names: [], assignments: [], alive: new Set(), guests: new Map(), unreadable: [], groups: []}
   const inventories = new Map<string, GuestInventory>()
   for (const kv of items) {
     const ref = {key: kv.key, modRevision: kv.modRevision}
     if (kv.key.startsWith('instances/')) {
       const record = parseOrUndefined<InstanceRecord>(kv.value, (r) => typeof r.id === 'string' && typeof r.state === 'string' && r.spec !== undefined)
       if (record) views.records.set(record.id, {value: record, modRevision: kv.modRevision})
+      else views.unreadable.push(ref)
+      continue
+    }
+
+    if (kv.key.startsWith(groupKeys.groups())) {
+      const group = parseGroup(kv.value)
+      if (group) views.groups!.push({...ref, group})
       else views.unreadable.push(ref)
       continue
     }

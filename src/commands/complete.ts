@@ -5,6 +5,7 @@ import {cachedNames, cacheFile} from '../completion/name-cache.js'
 import {OBJECT_KINDS, type ObjectKind} from '../completion/objects.js'
 import {EcCommand} from '../ec-command.js'
 import {knownImages} from '../images/names.js'
+import {groupKeys} from '../groups/model.js'
 import {keys} from '../instances/keys.js'
 
 export default class Complete extends EcCommand<typeof Complete> {
@@ -43,9 +44,10 @@ export default class Complete extends EcCommand<typeof Complete> {
 
       case 'image':
         return async () => Object.keys(knownImages(config.values.images, agentDir(config)))
-      case 'group':
-        // Hook for instance groups (issue 10): list their names here once they have a key.
-        return async () => []
+      case 'group': {
+        const transport = await this.backend(config, 'transport')
+        return async () => (await transport.list(groupKeys.groups())).items.map((kv) => kv.key.slice(groupKeys.groups().length))
+      }
     }
   }
 }

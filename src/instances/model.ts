@@ -37,6 +37,8 @@ export interface InstanceSpec {
   user?: string
   /** The first --key-file (absolute): the private key beside it is ssh's default identity. */
   keyFile?: string
+  /** The server group it is a member of (ec group), by name. */
+  group?: string
 }
 
 export interface StepTimes {

@@ -9,6 +9,8 @@
 // the record is byte-for-byte its own value) and takes that as success.
 import {EcError} from '../errors.js'
 import type {KeyValue, TransportBackend, TxnGuard, TxnOp, TxnResult} from '@ec/plugin-api'
+
+import {leaveGroup} from '../groups/store.js'
 import {waitOutStalls} from '../retry.js'
 import {keys} from './keys.js'
 import {type Assignment, canTransition, type InstanceRecord, now, UUID} from './model.js'
@@ -121,7 +123,7 @@ export class InstanceStore {
   async update(
     id: string,
     change: (record: InstanceRecord) => InstanceRecord | undefined,
-    extra: (record: InstanceRecord) => Extra = () => ({}),
+    extra: (record: InstanceRecord) => Extra | Promise<Extra> = () => ({}),
     from?: Versioned<InstanceRecord>,
   ): Promise<Versioned<InstanceRecord> | undefined> {
     let current = from
@@ -135,7 +137,7 @@ export class InstanceStore {
       }
 
       next.updatedAt = now()
-      const {guards = [], ops = []} = extra(next)
+      const {guards = [], ops = []} = await extra(next)
       const value = JSON.stringify(next)
       const result = await this.commit(
         [{key: keys.instance(id), modRevision: current.modRevision}, ...guards],
@@ -152,7 +154,7 @@ export class InstanceStore {
     throw new EcError('conflict', `instance ${id} changed ${MAX_CAS_ATTEMPTS} times while ec tried to update it; try again`)
   }
 
-  /** Remove the record, its name and its assignment together. */
+  /** Remove the record, its name and its assignment together; then take it out of its server group. */
   async remove(record: InstanceRecord): Promise<void> {
     const ops: TxnOp[] = [
       {op: 'delete', key: keys.instance(record.id)},
@@ -160,6 +162,7 @@ export class InstanceStore {
     ]
     if (record.host) ops.push({op: 'delete', key: keys.assignment(record.host.id, record.id)})
     await this.commit([], ops)
+    await leaveGroup(this, record)
   }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {

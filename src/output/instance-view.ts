@@ -45,6 +45,7 @@ export function describeInstance(record: InstanceRecord): string {
     ['ports', formatPorts(record)],
     ['host keys', record.hostKeys?.map((k) => k.split(' ')[0]).join(', ')],
     ['flavor', spec.flavor],
+    ['group', spec.group],
     ['resources', formatResources(spec.resources)],
     ['allocations', record.allocations ? formatResources(record.allocations) : 'none'],
     ['traits', [...spec.requiredTraits, ...spec.forbiddenTraits.map((t) => `!${t}`)].join(',') || undefined],

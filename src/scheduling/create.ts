@@ -6,6 +6,7 @@ import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
 
 import {EcError} from '../errors.js'
+import {type GroupPlacement, GroupRefused} from '../groups/store.js'
 import {type Assignment, type InstanceRecord, type InstanceSpec, now, type Step} from '../instances/model.js'
 import {InstanceStore, type Versioned} from '../instances/store.js'
 import type {PlacementPolicy, SchedulerBackend} from '@ec/plugin-api'
@@ -17,6 +18,8 @@ export interface CreateOptions {
   scheduler: SchedulerBackend
   policy?: PlacementPolicy
   pendingTimeoutSeconds: number
+  /** The server group it joins (spec.group): its hard policy is kept by the SCHEDULED write's compare-and-swap. */
+  group?: GroupPlacement
   /** Progress of the steps this side owns (candidates, claim, notify). */
   onStep?(step: Step, status: 'started' | 'finished', detail?: string): void
 }
@@ -45,45 +48,69 @@ export async function createInstance(
   }
   const written = await store.create(pending)
 
+  // Read by the catch below when the group or the claim throws (the rule misses that path).
+  // eslint-disable-next-line no-useless-assignment
   let claimed = false
+  const {group} = options
   try {
-    options.onStep?.('candidates', 'started')
-    let candidates: string | undefined
-    const claim = await scheduler.claim(
-      id,
-      resourceRequestOf(spec),
-      {
-        policy: options.policy,
-        onStep(step, detail) {
-          if (step === 'candidates') candidates = detail
-          else options.onStep?.('candidates', 'finished', candidates)
-          options.onStep?.(step, 'started', detail)
-        },
-      },
-    )
-    claimed = true
-    options.onStep?.('claim', 'finished', `on ${claim.hostName}`)
-    options.onStep?.('notify', 'started', claim.hostName)
-    const scheduled = await store.update(
-      id,
-      (record) => {
-        if (record.state !== 'PENDING') return undefined // deleted (DELETING) while we claimed
-        record.state = 'SCHEDULED'
-        record.host = {id: claim.hostId, name: claim.hostName}
-        record.allocations = claim.allocations
-        record.scheduling = undefined
-        record.steps.candidates = {started: at, finished: now()}
-        record.steps.claim = {started: at, finished: now()}
-        record.steps.notify = {started: now(), finished: now()}
-        record.step = 'notify'
-        return record
-      },
-      (record) => ({ops: [InstanceStore.assignmentOp(record, 'build' satisfies Assignment['op'])]}),
-      written,
-    )
-    if (!scheduled) throw new EcError('conflict', `instance ${pending.name} was deleted while it was being scheduled`)
-    options.onStep?.('notify', 'finished', claim.hostName)
-    return scheduled
+    // A claim whose host the group no longer admits (another member took its
+    // place first) is released and scheduling starts over from the group as it is then.
+    for (let round = 1; ; round++) {
+      options.onStep?.('candidates', 'started')
+      const constraints = await group?.constraints(resourceRequestOf(spec))
+      let candidates: string | undefined
+      const claim = await scheduler
+        .claim(id, constraints?.request ?? resourceRequestOf(spec), {
+          policy: options.policy,
+          accept: constraints?.accept,
+          prefer: constraints?.prefer,
+          onStep(step, detail) {
+            if (step === 'candidates') candidates = detail
+            else options.onStep?.('candidates', 'finished', candidates)
+            options.onStep?.(step, 'started', detail)
+          },
+        })
+        .catch((error: unknown) => {
+          throw group ? group.explain(error) : error
+        })
+      claimed = true
+      options.onStep?.('claim', 'finished', `on ${claim.hostName}`)
+      options.onStep?.('notify', 'started', claim.hostName)
+      let scheduled: Versioned<InstanceRecord> | undefined
+      try {
+        scheduled = await store.update(
+          id,
+          (record) => {
+            if (record.state !== 'PENDING') return undefined // deleted (DELETING) while we claimed
+            record.state = 'SCHEDULED'
+            record.host = {id: claim.hostId, name: claim.hostName}
+            record.allocations = claim.allocations
+            record.scheduling = undefined
+            record.steps.candidates = {started: at, finished: now()}
+            record.steps.claim = {started: at, finished: now()}
+            record.steps.notify = {started: now(), finished: now()}
+            record.step = 'notify'
+            return record
+          },
+          async (record) => {
+            const assignment = InstanceStore.assignmentOp(record, 'build' satisfies Assignment['op'])
+            if (!group) return {ops: [assignment]}
+            const join = await group.join(record)
+            return {guards: join.guards, ops: [assignment, ...(join.ops ?? [])]}
+          },
+          written,
+        )
+      } catch (error) {
+        if (!(error instanceof GroupRefused) || round >= MAX_GROUP_ROUNDS) throw error
+        await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
+        claimed = false
+        continue
+      }
+
+      if (!scheduled) throw new EcError('conflict', `instance ${pending.name} was deleted while it was being scheduled`)
+      options.onStep?.('notify', 'finished', claim.hostName)
+      return scheduled
+    }
   } catch (error) {
     await undo(pending, store, scheduler, claimed || !certainlyUnclaimed(error))
     throw error
@@ -91,6 +118,8 @@ export async function createInstance(
 }
 
 const RELEASE_STALL_BUDGET_MS = 30_000
+/** Each refusal means another member took a place first; hosts fill up, so this bounds a pathological race only. */
+const MAX_GROUP_ROUNDS = 100
 
 /** No capacity, or a request that never reached the scheduler: nothing to release. */
 function certainlyUnclaimed(error: unknown): boolean {

@@ -145,6 +145,15 @@ export interface ClaimOptions {
   projectId?: string
   userId?: string
   signal?: AbortSignal
+  /**
+   * Only hosts this accepts may be claimed on (a server group's hard policy).
+   * The candidate query is then not limited, so that a limit cannot hide the
+   * hosts it accepts; when it accepts none of them the claim fails with reason
+   * noCapacity.
+   */
+  accept?(hostId: string): boolean
+  /** Candidates are tried in this order (lower first) before the placement policy's (a server group's preference). */
+  prefer?(hostId: string): number
   /** Told when candidates arrive and when a claim is attempted, for progress display. */
   onStep?(step: 'candidates' | 'claim', detail: string): void
 }

@@ -19,7 +19,7 @@ import {
 } from '@ec/plugin-api'
 
 import {aggregateId} from './aggregates.js'
-import {rankCandidates} from './candidates.js'
+import {rankCandidates, type RankedCandidate} from './candidates.js'
 import {PlacementClient} from './client.js'
 import {changeAggregates, changeHostTraits, describeHost, findHost} from './hosts.js'
 import {candidateParams, validateRequest} from './query.js'
@@ -33,7 +33,7 @@ import {compareMicroversions, MIN_MICROVERSION, parseMicroversion} from './micro
 import {assertUuid, CONSUMER_TYPE, DISABLED_TRAIT, EC_HOST_TRAIT, isUuid} from './names.js'
 import {registerProvider} from './registration.js'
 import {addStorage, describeStorage, listStorage, removeStorage} from './storage.js'
-import type {ResourceProvider} from './wire.js'
+import type {AllocationCandidates, ResourceProvider} from './wire.js'
 
 /** Placement's detail when PUT /allocations with consumer_generation null meets an existing consumer. */
 const CONSUMER_EXISTS = /consumer generation conflict/i
@@ -91,7 +91,7 @@ export class PlacementScheduler implements SchedulerBackend {
    */
   async claim(consumerId: string, request: ResourceRequest, options: ClaimOptions = {}): Promise<Claim> {
     assertUuid(consumerId, 'consumer id')
-    const query = await this.candidateParams(request)
+    const query = await this.candidateParams(request, {unlimited: options.accept !== undefined})
     const policy = options.policy ?? this.settings.policy
     const owner = {projectId: options.projectId ?? this.settings.projectId, userId: options.userId ?? this.settings.userId}
     let attempts = 0
@@ -103,7 +103,8 @@ export class PlacementScheduler implements SchedulerBackend {
         throw explainCandidateQueryError(error)
       })
       if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, withAggregateIds(request))
-      const ranked = rankCandidates(candidates, policy)
+      const ranked = orderForCaller(rankCandidates(candidates, policy), options)
+      if (ranked.length === 0 && options.accept) throw await this.noneAccepted(candidates)
       report(options, 'candidates', `${ranked.length} candidate host${ranked.length === 1 ? '' : 's'} (${policy}, round ${round})`)
 
       for (const candidate of ranked) {
@@ -217,11 +218,19 @@ export class PlacementScheduler implements SchedulerBackend {
   }
 
   /** The query of GET /allocation_candidates for a request; root_required where Placement takes it (1.35). */
-  async candidateParams(request: ResourceRequest): Promise<URLSearchParams> {
+  async candidateParams(request: ResourceRequest, {unlimited = false} = {}): Promise<URLSearchParams> {
     validateRequest(request)
     // --in-tree takes a host's name too; Placement takes its uuid.
     if (request.inTree && !isUuid(request.inTree)) request = {...request, inTree: (await findHost(this.client, request.inTree)).uuid}
-    return candidateParams(request, {limit: this.settings.candidateLimit, rootRequired: await this.client.supports(35)})
+    return candidateParams(request, {limit: unlimited ? undefined : this.settings.candidateLimit, rootRequired: await this.client.supports(35)})
+  }
+
+  /** Every host with room was refused by the caller's accept(). */
+  private async noneAccepted(candidates: AllocationCandidates): Promise<PlacementBackendError> {
+    const hosts = [...new Set(rankCandidates(candidates, 'pack').map((c) => c.hostId))]
+    const names = await Promise.all(hosts.slice(0, 5).map((id) => this.hostName(id)))
+    const more = hosts.length > 5 ? ` and ${hosts.length - 5} more` : ''
+    return new PlacementBackendError('noCapacity', `the ${hosts.length} host${hosts.length === 1 ? '' : 's'} with room (${names.join(', ')}${more}) ${hosts.length === 1 ? 'is' : 'are all'} excluded`)
   }
 
   async previewCandidates(request: ResourceRequest): Promise<CandidatePreview> {
@@ -312,6 +321,12 @@ export class PlacementScheduler implements SchedulerBackend {
 /** The request as the diagnosis reads it: aggregates by uuid, as Placement names them. */
 function withAggregateIds(request: ResourceRequest): ResourceRequest {
   return {...request, memberOf: request.memberOf.map((anyOf) => anyOf.map(aggregateId))}
+}
+
+/** The caller's filter and preference over the policy's order (the sort is stable). */
+function orderForCaller(ranked: RankedCandidate[], {accept, prefer}: ClaimOptions): RankedCandidate[] {
+  const kept = accept ? ranked.filter((candidate) => accept(candidate.hostId)) : ranked
+  return prefer ? kept.sort((a, b) => prefer(a.hostId) - prefer(b.hostId)) : kept
 }
 
 /** Progress for display only: a failing listener must not fail the claim. */

@@ -2,6 +2,8 @@ import {Args, Flags} from '@oclif/core'
 
 import {agentDir} from '../../agent/agent-dir.js'
 import {EcError} from '../../errors.js'
+import {validateGroupName} from '../../groups/model.js'
+import {GroupPlacement} from '../../groups/store.js'
 import {knownImages} from '../../images/names.js'
 import {amountFlag} from '../../input/amount.js'
 import {quote} from '../../output/escape.js'
@@ -44,6 +46,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     'disk-from': Flags.option({options: ['shared', 'local', 'any'] as const, description: 'Disk from shared storage, from the host, or either (default any).'})(),
     'group-resources': Flags.string({description: 'A request group whose resources come from one provider: NAME=RC:N,RC:N (repeatable).', multiple: true}),
     'group-policy': Flags.option({options: ['isolate', 'none'] as const, description: 'isolate: each group from a different provider; none: they may share.'})(),
+    group: Flags.string({description: 'Join this server group (ec group create); its policy decides which hosts may take the instance.'}),
     'dry-run': Flags.boolean({description: 'Print the query and the candidates Placement returns; claim nothing (exit 7 when none fits).'}),
     'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
@@ -88,9 +91,22 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
       config.values.scheduling.maxUserDataBytes,
     )
     if (name) validateName(name)
-    if (this.flags['dry-run']) return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'))
+    if (this.flags.group !== undefined) spec.group = validateGroupName(this.flags.group)
+    const openGroup = async (store: InstanceStore) => {
+      if (!spec.group) return undefined
+      const group = new GroupPlacement(store, spec.group)
+      await group.check() // an unknown group is refused before anything is written
+      return group
+    }
+
+    if (this.flags['dry-run']) {
+      const group = spec.group ? await openGroup(new InstanceStore(await this.backend(config, 'transport'))) : undefined
+      return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'), group)
+    }
 
     const store = new InstanceStore(await this.backend(config, 'transport'))
+    const group = await openGroup(store)
+
     const scheduler = await this.backend(config, 'scheduler')
     const json = this.jsonEnabled()
     const wait = this.flags.wait ?? (Boolean(process.stdout.isTTY) && !json)
@@ -102,6 +118,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     try {
       const scheduled = await createInstance(name, spec, {
         store,
+        group,
         scheduler,
         policy: this.flags.policy,
         pendingTimeoutSeconds: config.values.scheduling.pendingTimeoutSeconds,
@@ -124,9 +141,13 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     return record
   }
 
-  private async dryRun(request: ResourceRequest, scheduler: SchedulerBackend): Promise<CandidatePreview> {
+  private async dryRun(request: ResourceRequest, scheduler: SchedulerBackend, group?: GroupPlacement): Promise<CandidatePreview> {
     if (!scheduler.previewCandidates) throw new EcError('usage', 'the configured scheduler backend cannot preview candidates')
-    const preview = await scheduler.previewCandidates(request)
+    // With a group: the candidates its policy allows, in its order of preference.
+    const constraints = await group?.constraints(request)
+    const preview = await scheduler.previewCandidates(constraints?.request ?? request)
+    if (constraints?.accept) preview.candidates = preview.candidates.filter((c) => constraints.accept!(c.hostId))
+    if (constraints?.prefer) preview.candidates.sort((a, b) => constraints.prefer!(a.hostId) - constraints.prefer!(b.hostId))
     if (!this.jsonEnabled()) {
       this.log(`GET /allocation_candidates?${preview.query}`)
       this.log(renderTable(['host', 'provider', 'resources'], preview.candidates.flatMap((c) => c.providers.map((p) => [c.hostName, p.name, formatAmounts(p.resources)]))))
@@ -134,7 +155,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
 
     if (preview.candidates.length === 0) {
       const error = new EcError('noCapacity', `no host can take it (query: ${preview.query})`)
-      throw error
+      throw group ? group.explain(error) : error
     }
 
     return preview
