@@ -104,7 +104,7 @@ export class PlacementScheduler implements SchedulerBackend {
       })
       if (candidates.allocation_requests.length === 0) throw await diagnoseNoCapacity(this.client, withAggregateIds(request))
       const ranked = orderForCaller(rankCandidates(candidates, policy), options)
-      if (ranked.length === 0 && options.accept) throw await this.noneAccepted(candidates)
+      if (ranked.length === 0 && options.accept) throw this.noneAccepted(candidates)
       report(options, 'candidates', `${ranked.length} candidate host${ranked.length === 1 ? '' : 's'} (${policy}, round ${round})`)
 
       for (const candidate of ranked) {
@@ -225,12 +225,12 @@ export class PlacementScheduler implements SchedulerBackend {
     return candidateParams(request, {limit: unlimited ? undefined : this.settings.candidateLimit, rootRequired: await this.client.supports(35)})
   }
 
-  /** Every host with room was refused by the caller's accept(). */
-  private async noneAccepted(candidates: AllocationCandidates): Promise<PlacementBackendError> {
+  /** Every host with room was refused by the caller's accept(); named where known already (no request per host on this path). */
+  private noneAccepted(candidates: AllocationCandidates): PlacementBackendError {
     const hosts = [...new Set(rankCandidates(candidates, 'pack').map((c) => c.hostId))]
-    const names = await Promise.all(hosts.slice(0, 5).map((id) => this.hostName(id)))
-    const more = hosts.length > 5 ? ` and ${hosts.length - 5} more` : ''
-    return new PlacementBackendError('noCapacity', `the ${hosts.length} host${hosts.length === 1 ? '' : 's'} with room (${names.join(', ')}${more}) ${hosts.length === 1 ? 'is' : 'are all'} excluded`)
+    const names = hosts.map((id) => this.hostNames.get(id)).filter((name) => name !== undefined)
+    const known = names.length === hosts.length && hosts.length <= 5 ? ` (${names.join(', ')})` : ''
+    return new PlacementBackendError('noCapacity', `the ${hosts.length} host${hosts.length === 1 ? '' : 's'} with room${known} ${hosts.length === 1 ? 'is' : 'are all'} excluded`)
   }
 
   async previewCandidates(request: ResourceRequest): Promise<CandidatePreview> {
