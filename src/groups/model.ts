@@ -121,14 +121,25 @@ export function admitsHost(group: GroupRecord, hostId: string, live: (id: string
  * Candidate order for a group (lower first, before the placement policy):
  * anti-affinity prefers hosts with fewer members (hosts at the maximum last),
  * affinity prefers hosts with more.
+ *
+ * Anti-affinity breaks ties between hosts with as many members at random
+ * (`random`, fixed per host for one decision): creates that read the group at
+ * the same moment then claim on different hosts, instead of all claiming the
+ * placement policy's first host, of which only one can join and every other
+ * must release and schedule again — a round of Placement requests per member
+ * that Placement serves one at a time. Affinity keeps the policy's order:
+ * there, creates that agree on one host all join.
  */
-export function preference(group: GroupRecord): (hostId: string) => number {
+export function preference(group: GroupRecord, random: () => number = Math.random): (hostId: string) => number {
   const byHost = membersByHost(group)
   const max = group.maxPerHost ?? 1
+  const jitter = new Map<string, number>()
   return (hostId) => {
     const n = byHost.get(hostId)?.length ?? 0
     if (group.policy === 'affinity') return -n
-    return n >= max ? 1_000_000 + n : n
+    let tie = jitter.get(hostId)
+    if (tie === undefined) jitter.set(hostId, (tie = random()))
+    return (n >= max ? 1_000_000 + n : n) + tie
   }
 }
 

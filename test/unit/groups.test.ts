@@ -45,6 +45,16 @@ describe('server group rules', () => {
     expect(['h1', 'h2', 'h3'].sort((x, y) => aff(x) - aff(y))[0]).to.equal('h2')
   })
 
+  it('anti-affinity breaks ties between equally full hosts at random (once per host), never across member counts; affinity keeps the policy order', () => {
+    const draws = [0.9, 0.1, 0.5, 0.99]
+    const anti = preference(group('anti-affinity', {a: 'h1'}), () => draws.shift()!)
+    expect(['h2', 'h3', 'h4', 'h1'].map((h) => anti(h))).to.deep.equal([0.9, 0.1, 0.5, 1_000_001.99])
+    expect(['h1', 'h2', 'h3', 'h4'].sort((x, y) => anti(x) - anti(y))).to.deep.equal(['h3', 'h4', 'h2', 'h1'])
+    expect(anti('h2'), 'one draw per host for one decision').to.equal(0.9)
+    const aff = preference(group('affinity', {}), () => 0.7)
+    expect(['h1', 'h2'].map((h) => aff(h))).to.deep.equal([-0, -0])
+  })
+
   it('the pre-claim filter agrees with the join decision', () => {
     const g = group('anti-affinity', {a: 'h1', b: 'h2', c: 'h2'}, {maxPerHost: 2})
     const allowed = allowedHosts(g, everyone)

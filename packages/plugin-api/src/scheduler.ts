@@ -152,7 +152,10 @@ export interface ClaimOptions {
    * noCapacity.
    */
   accept?(hostId: string): boolean
-  /** Candidates are tried in this order (lower first) before the placement policy's (a server group's preference). */
+  /**
+   * Candidates are tried in this order (lower first) before the placement policy's (a server group's preference).
+   * The candidate query is then not limited either, so that the preferred hosts are among the candidates.
+   */
   prefer?(hostId: string): number
   /** Told when candidates arrive and when a claim is attempted, for progress display. */
   onStep?(step: 'candidates' | 'claim', detail: string): void

@@ -91,7 +91,8 @@ export class PlacementScheduler implements SchedulerBackend {
    */
   async claim(consumerId: string, request: ResourceRequest, options: ClaimOptions = {}): Promise<Claim> {
     assertUuid(consumerId, 'consumer id')
-    const query = await this.candidateParams(request, {unlimited: options.accept !== undefined})
+    // A caller's filter or preference sees every host with room: a limit could hide the hosts it wants.
+    const query = await this.candidateParams(request, {unlimited: options.accept !== undefined || options.prefer !== undefined})
     const policy = options.policy ?? this.settings.policy
     const owner = {projectId: options.projectId ?? this.settings.projectId, userId: options.userId ?? this.settings.userId}
     let attempts = 0
