@@ -74,6 +74,11 @@ export async function createInstance(
           throw group ? group.explain(error) : error
         })
       claimed = true
+      if (constraints?.accept && !constraints.accept(claim.hostId)) {
+        // A backend that ignores the filter would claim a refused host round after round.
+        throw new EcError('failure', `the scheduler backend claimed on ${claim.hostName}, which group ${JSON.stringify(spec.group)} excludes: it does not honour ClaimOptions.accept`)
+      }
+
       options.onStep?.('claim', 'finished', `on ${claim.hostName}`)
       options.onStep?.('notify', 'started', claim.hostName)
       let scheduled: Versioned<InstanceRecord> | undefined

@@ -73,6 +73,9 @@ export class MemoryScheduler implements SchedulerBackend {
     const candidates = [...this.hosts.values()]
       .filter((host) => this.fits(host, request, wanted, consumerId))
       .sort((a, b) => (options.policy === 'spread' ? -1 : 1) * (this.free(a) - this.free(b)))
+      // The caller's filter and preference (a server group) over the policy's order.
+      .filter((host) => options.accept?.(host.id) ?? true)
+      .sort((a, b) => (options.prefer ? options.prefer(a.id) - options.prefer(b.id) : 0))
     const chosen = candidates[0]
     if (!chosen) throw new EcError('noCapacity', `no host can take ${describeResources(wanted)}; add a host or ask for less`)
     options.onStep?.('claim', `claiming on ${chosen.name}`)
