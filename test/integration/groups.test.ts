@@ -164,26 +164,36 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     expect(names).to.deep.equal(created.map((r) => `names/${r.name}`).sort())
   })
 
-  it(`hard anti-affinity, --max-per-host 3: ${CONCURRENT} concurrent creates never put a fourth member on a host`, async () => {
-    await createGroup('threes', '--policy', 'anti-affinity', '--max-per-host', '3')
-    const results = await createInto('threes', CONCURRENT, 't')
+  it('hard anti-affinity, --max-per-host 2: 12 concurrent creates fill the 5 hosts with two each and never put a third on one', async () => {
+    await createGroup('twos', '--policy', 'anti-affinity', '--max-per-host', '2')
+    const results = await createInto('twos', 12, 't')
     const created = results.filter((r) => r.code === 0)
-    for (const r of results.filter((x) => x.code !== 0)) expect(r.code, r.stderr).to.equal(7)
-    expect(created).to.have.length(Math.min(CONCURRENT, 3 * HOSTS.length))
-    const byHost = await placement('threes')
-    for (const [host, n] of byHost) expect(n, host).to.be.at.most(3)
+    for (const r of results.filter((x) => x.code !== 0)) {
+      expect(r.code, r.stdout + r.stderr).to.equal(7)
+      expect(parseJson<{error: {message: string}}>(r).error.message).to.match(/^no valid host for group "twos" \(anti-affinity, at most 2 per host, hard/)
+    }
+
+    expect(created, results.map((r) => r.stderr || r.stdout).join('\n')).to.have.length(2 * HOSTS.length)
+    const byHost = await placement('twos')
+    expect([...byHost].sort()).to.deep.equal(HOSTS.map((h) => [h, 2]))
     await expectAllocationsMatchRecords()
   })
 
-  it(`soft anti-affinity places all ${CONCURRENT}, spread over every host`, async () => {
+  it(`soft anti-affinity places all ${CONCURRENT}; the next member goes to a host with the fewest`, async () => {
     await createGroup('spread', '--policy', 'anti-affinity', '--soft')
     const results = await createInto('spread', CONCURRENT, 's')
     for (const r of results) expect(r.code, r.stdout + r.stderr).to.equal(0)
     const byHost = await placement('spread')
     expect([...byHost.values()].reduce((a, b) => a + b, 0)).to.equal(CONCURRENT)
-    // It prefers hosts with fewer members: pack alone would fill one host.
-    expect([...byHost.keys()].sort()).to.deep.equal(HOSTS)
+    // pack alone would put all twenty on one host.
+    expect(byHost.size, JSON.stringify([...byHost])).to.be.greaterThan(1)
     await expectAllocationsMatchRecords()
+    // One more, alone: it prefers a host with the fewest members (every host has room).
+    const fewest = Math.min(...HOSTS.map((h) => byHost.get(h) ?? 0))
+    const next = await ec(['instance', 'create', 's-next', '--flavor', 'one', '--image', 'base', '--group', 'spread', '--no-wait', '--json'])
+    expect(next.code, next.stderr).to.equal(0)
+    const host = parseJson<InstanceRecord>(next).host!.name
+    expect(byHost.get(host) ?? 0, `${host} in ${JSON.stringify([...byHost])}`).to.equal(fewest)
   })
 
   it('hard affinity: concurrent creates all land on one host (the first member decides); a full host refuses with exit 7', async () => {
@@ -251,7 +261,8 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
       {op: 'delete', key: `hosts/${victim.host!.id}/assigned/${victim.id}`},
     ])
 
-    const audit = await ec(['audit', '--json'])
+    // The others sit SCHEDULED on hosts without an agent: not stuck for this test.
+    const audit = await ec(['audit', '--json', '--stuck-after', '3600'])
     expect(audit.code).to.equal(12)
     const report = parseJson<AuditReport>(audit)
     expect(report.findings.map((f) => [f.kind, f.id])).to.deep.equal([['stale-group-member', victim.id]])
@@ -261,7 +272,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     expect(again.code, again.stderr).to.equal(0)
     expect(parseJson<InstanceRecord>(again).host?.name).to.equal(victim.host!.name)
     // …and that join dropped it.
-    const clean = await ec(['audit', '--json'])
+    const clean = await ec(['audit', '--json', '--stuck-after', '3600'])
     expect(clean.code, clean.stdout).to.equal(0)
   })
 
@@ -274,7 +285,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
       {op: 'delete', key: `names/${created.name}`},
       {op: 'delete', key: `hosts/${created.host!.id}/assigned/${created.id}`},
     ])
-    const repaired = await ec(['audit', '--repair', '--json'])
+    const repaired = await ec(['audit', '--repair', '--json', '--stuck-after', '3600'])
     expect(repaired.code, repaired.stdout).to.equal(0)
     expect(parseJson<AuditReport>(repaired).repaired.map((r) => r.kind)).to.deep.equal(['stale-group-member'])
     expect(parseJson<GroupView>(await ec(['group', 'show', 'fix', '--json'])).stale).to.deep.equal([])
