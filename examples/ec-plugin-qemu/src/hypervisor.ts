@@ -12,6 +12,7 @@ import {
   type CachedImage,
   type GuestSpec,
   type GuestSummary,
+  diskStrategyTraits,
   type HostDescription,
   hostCapacity,
   hostCpuTraits,
@@ -25,16 +26,16 @@ import {
   type ProgressReporter,
   type ServiceHealth,
 } from '@ec/plugin-api'
+import {backingFiles, diskStrategies, prepareDisk, removeSharedDisk} from '@ec/plugin-api/disks'
+import {ImageStore} from '@ec/plugin-api/images'
+import {runTool} from '@ec/plugin-api/tools'
 
 import {guestArgs, GuestPaths, stableMacAddress} from './command-line.js'
 import {type QemuSettings, resolveSettings} from './config.js'
-import {prepareDisk} from './disks.js'
 import {messageOf, QemuBackendError} from './errors.js'
-import {ImageCache} from './images.js'
 import {PortAllocator} from './ports.js'
 import {runningQemu, waitGone} from './process.js'
 import {withQmp} from './qmp.js'
-import {qemuImg, runTool} from './tools.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** A unix socket's path must fit sun_path (108 bytes with its NUL). */
@@ -51,7 +52,7 @@ export interface GuestDefinition {
 }
 
 export class QemuHypervisor implements HypervisorBackend {
-  private readonly images: ImageCache
+  private readonly images: ImageStore
   private readonly ports: PortAllocator
   /** One start or destroy of a guest at a time. */
   private readonly busy = new Map<string, Promise<unknown>>()
@@ -61,7 +62,7 @@ export class QemuHypervisor implements HypervisorBackend {
     readonly settings: QemuSettings,
     private readonly log?: Logger,
   ) {
-    this.images = new ImageCache(settings.imageCacheDir)
+    this.images = new ImageStore(settings.imageCacheDir)
     this.ports = new PortAllocator(settings.forwardAddress, async () => (await this.definitions()).map(({id, forwards}) => ({id, forwards})))
   }
 
@@ -87,7 +88,8 @@ export class QemuHypervisor implements HypervisorBackend {
   }
 
   prepareDisk(spec: GuestSpec, image: ImageInfo, report: ProgressReporter): Promise<PreparedDisk> {
-    return prepareDisk(spec, image, spec.diskStrategy ?? this.settings.diskStrategy, this.paths(spec.id).disk, report)
+    // @ec/plugin-api's overlay and copy (resize needs libguestfs: libvirt's only); on shared storage when the allocation says so.
+    return prepareDisk(spec, image, {guestDir: this.paths(spec.id).dir, strategy: spec.diskStrategy ?? this.settings.diskStrategy, report})
   }
 
   async define(spec: GuestSpec, disk: PreparedDisk): Promise<void> {
@@ -151,6 +153,8 @@ export class QemuHypervisor implements HypervisorBackend {
       const pid = await runningQemu(paths.pidfile, paths.qmpSocket)
       if (pid !== undefined) await this.stop(id, pid, paths)
       // Files go last: if stopping failed, a retry still finds everything to clean up.
+      // A disk on shared storage first: the link to it is in the guest's directory.
+      await removeSharedDisk(paths.dir, id)
       await rm(paths.dir, {recursive: true, force: true})
       this.ports.release(id)
     })
@@ -219,20 +223,16 @@ export class QemuHypervisor implements HypervisorBackend {
   }
 
   async listImages(): Promise<CachedImage[]> {
-    const inUse = new Set<string>()
-    for (const id of await this.guestIds()) {
-      const info = await qemuImg(['info', '-U', '--output=json', this.paths(id).disk]).catch(() => undefined)
-      const backing = info && (JSON.parse(info.stdout) as {'backing-filename'?: string})['backing-filename']
-      if (backing) inUse.add(backing)
-    }
-
-    return (await this.images.cached()).map(({url, path, bytes, sha256}) => ({url, path, bytes, sha256, inUse: inUse.has(path)}))
+    return this.images.list(await this.backingFilesInUse())
   }
 
   async pruneImages(): Promise<CachedImage[]> {
-    const unused = (await this.listImages()).filter((image) => !image.inUse)
-    for (const image of unused) await this.images.remove(image.url)
-    return unused
+    return this.images.prune(await this.backingFilesInUse())
+  }
+
+  /** Images that some guest's disk is an overlay of. */
+  private async backingFilesInUse(): Promise<Set<string>> {
+    return backingFiles((await this.guestIds()).map((id) => this.paths(id).dir))
   }
 
   /** The machine (disk: the filesystem of the guests directory), its CPU, and what these guests get: SMBIOS, CD-ROMs, hostfwd ports; no NUMA pinning. */
@@ -241,7 +241,7 @@ export class QemuHypervisor implements HypervisorBackend {
     return {
       capacity,
       traits: [...new Set([...cpuTraits, ...traits])].sort(),
-      capabilities: {diskStrategies: ['overlay', 'copy'], smbios: true, cdrom: true, portForwarding: true, numaPinning: false},
+      capabilities: {diskStrategies: diskStrategies(), smbios: true, cdrom: true, portForwarding: true, numaPinning: false},
     }
   }
 
@@ -253,8 +253,7 @@ export class QemuHypervisor implements HypervisorBackend {
       'COMPUTE_STORAGE_BUS_VIRTIO',
       'COMPUTE_STORAGE_BUS_SCSI',
       'COMPUTE_FIRMWARE_BIOS',
-      'CUSTOM_EC_DISK_OVERLAY',
-      'CUSTOM_EC_DISK_COPY',
+      ...diskStrategyTraits(diskStrategies()),
     ]
     if (this.settings.accel === 'kvm') traits.push('CUSTOM_EC_ACCEL_KVM')
     return traits.sort()
@@ -263,7 +262,8 @@ export class QemuHypervisor implements HypervisorBackend {
   async health(): Promise<ServiceHealth> {
     const endpoint = this.settings.binary
     try {
-      this.version ??= (await runTool(this.settings.binary, ['--version'], 'qemu-system-x86', 30_000)).stdout.split('\n')[0]?.trim()
+      const qemu = {command: this.settings.binary, debianPackage: 'qemu-system-x86', hint: 'or set qemu.binary'}
+      this.version ??= (await runTool(qemu, ['--version'], {timeoutMs: 30_000})).split('\n')[0]?.trim()
       return {ok: true, endpoint, version: this.version}
     } catch (error) {
       return {ok: false, endpoint, detail: messageOf(error)}

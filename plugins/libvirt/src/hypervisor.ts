@@ -1,7 +1,7 @@
 // The libvirt hypervisor backend: images and disks on this host's disk,
 // guests as libvirt domains named `ec-<id>`. ec touches no other domain.
 import {copyFile, mkdir, readdir, readFile, rm, stat} from 'node:fs/promises'
-import {basename, join, resolve} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {
   type CachedImage,
@@ -20,19 +20,19 @@ import {
   type ProgressReporter,
   type ServiceHealth,
 } from '@ec/plugin-api'
+import {backingFiles, removeSharedDisk, sharedDiskPath} from '@ec/plugin-api/disks'
+import {ImageStore} from '@ec/plugin-api/images'
+import {isToolFailure} from '@ec/plugin-api/tools'
 
 import {libvirtDiskStrategies, libvirtTraits} from './capabilities.js'
 import {isSystemUri, type LibvirtSection, type LibvirtSettings, resolveSettings} from './config.js'
 import {checkReachableByQemu} from './qemu-access.js'
 import {LibvirtConnection, type Hypervisor} from './connection.js'
-import {prepareDisk, removeSharedDisk, sharedDiskPath} from './disks.js'
+import {prepareDisk} from './disks.js'
 import {toGuestState} from './domain-state.js'
 import {buildDomainXml, readDomainOwner, readDomainTitle, stableMacAddress} from './domain-xml.js'
 import {isDomainNotFound, libvirtFailure, LibvirtBackendError, messageOf} from './errors.js'
-import {ToolFailedError} from './exec.js'
-import {ImageStore} from './image-store.js'
 import {forwardsInDomainXml, PortAllocator, portTakenFailure} from './ports.js'
-import {imageInfo} from './qemu-img.js'
 import {assertInstanceId, domainName, instanceIdOf, InstancePaths, isInstanceId} from './naming.js'
 import {leasedAddresses, libvirtVersion, undefineWithState} from './virsh.js'
 import {chooseDomainType, type DomainType, isTestUri, readHostFacts} from './virt-type.js'
@@ -155,7 +155,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
     })
     // Files go last: if libvirt failed, a retry still finds everything to clean up.
     // A disk on shared storage first: the link to it is in the instance directory.
-    await removeSharedDisk(this.paths, id)
+    await removeSharedDisk(this.paths.dir(id), id)
     await rm(this.paths.dir(id), {recursive: true, force: true})
     this.ports.release(id)
   }
@@ -238,25 +238,16 @@ export class LibvirtHypervisor implements HypervisorBackend {
   }
 
   async listImages(): Promise<CachedImage[]> {
-    const inUse = await this.backingFilesInUse()
-    return (await this.images.cachedImages()).map(({url, path, bytes, sha256}) => ({url, path, bytes, sha256, inUse: inUse.has(path)}))
+    return this.images.list(await this.backingFilesInUse())
   }
 
   async pruneImages(): Promise<CachedImage[]> {
-    const unused = (await this.listImages()).filter((image) => !image.inUse)
-    for (const image of unused) await this.images.remove(image.url)
-    return unused
+    return this.images.prune(await this.backingFilesInUse())
   }
 
   /** Images that some guest's disk on this host is an overlay of. */
   private async backingFilesInUse(): Promise<Set<string>> {
-    const used = new Set<string>()
-    for (const id of await this.instanceDirIds()) {
-      const disk = await imageInfo(this.paths.disk(id)).catch(() => undefined)
-      if (disk?.backingFile) used.add(resolve(this.paths.dir(id), disk.backingFile))
-    }
-
-    return used
+    return backingFiles((await this.instanceDirIds()).map((id) => this.paths.dir(id)))
   }
 
   private async instanceDirIds(): Promise<string[]> {
@@ -284,7 +275,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
     try {
       return await leasedAddresses(this.settings.uri, domainName(id))
     } catch (error) {
-      if (error instanceof ToolFailedError) return [] // no such domain, or the network is down: nothing known
+      if (isToolFailure(error)) return [] // no such domain, or the network is down: nothing known
       throw error
     }
   }

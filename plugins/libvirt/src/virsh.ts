@@ -1,7 +1,7 @@
 // What the @unraid/libvirt binding cannot do, done with virsh: the library
 // version, undefine with flags, and DHCP lease lookups. Each call opens its own
 // connection, so none of this works for test:/// URIs (private state per connection).
-import {runTool, type Tool} from './exec.js'
+import {runTool, type Tool} from '@ec/plugin-api/tools'
 
 const VIRSH: Tool = {command: 'virsh', debianPackage: 'libvirt-clients'}
 const TIMEOUT_MS = 30_000

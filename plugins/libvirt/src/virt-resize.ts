@@ -5,7 +5,7 @@
 // nested here) it must be told to use TCG, or its qemu aborts.
 import type {ProgressReporter} from '@ec/plugin-api'
 
-import {runTool, type Tool} from './exec.js'
+import {runTool, type Tool} from '@ec/plugin-api/tools'
 
 const VIRT_RESIZE: Tool = {command: 'virt-resize', debianPackage: 'libguestfs-tools'}
 

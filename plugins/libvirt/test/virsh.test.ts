@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {ToolFailedError} from '../src/exec.js'
+import {ToolFailedError} from '@ec/plugin-api/tools'
 import {libvirtVersion, parseInterfaceAddresses, parseVersion, undefineWithState} from '../src/virsh.js'
 
 describe('virsh', () => {

@@ -6,8 +6,8 @@ import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
 
-import type {Progress} from '@ec/plugin-api'
-import {ImageStore} from '../src/image-store.js'
+import type {Progress} from '../src/hypervisor.js'
+import {ImageStore} from '../src/images.js'
 import {makeQcow2, rejection, scratchDir} from './helpers.js'
 
 describe('image store', () => {

@@ -1,21 +1,27 @@
-// Finds images: a local path is checked where it is; an http(s) URL is
-// downloaded once into the cache directory, keyed by a hash of the URL, and
-// every concurrent request for it waits on that one download.
+// @ec/plugin-api/images: the host's image service, the same for every
+// hypervisor. A local path (or file: URL) is checked where it is; an http(s)
+// URL is downloaded once into the cache directory, keyed by a hash of the
+// URL, verified against its sha256, and every concurrent request for it waits
+// on that one download (which stops when the last waiter gives up). A
+// backend's ensureImage(), listImages() and pruneImages() are this store's
+// ensure(), cachedImages() and remove(), plus what only the backend knows:
+// which cached images its guests' disks are overlays of.
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {mkdir, readdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import type {ImageInfo, ImageSource, ProgressReporter} from '@ec/plugin-api'
-
-import {LibvirtBackendError, messageOf} from './errors.js'
 import {describeProgress, download} from './download.js'
-import {ToolFailedError} from './exec.js'
+import {EcError, messageOf} from './errors.js'
+import type {CachedImage, ImageInfo, ImageSource, ProgressReporter} from './hypervisor.js'
 import {imageInfo} from './qemu-img.js'
+import {isToolFailure} from './tools.js'
+
+export {describeProgress, download, type DownloadOptions, type Downloaded, type DownloadProgress} from './download.js'
 
 /** What the cache records beside each downloaded image. */
-interface CacheRecord {
+export interface CacheRecord {
   url: string
   sha256: string
   bytes: number
@@ -48,8 +54,8 @@ export class ImageStore {
     if (source.path) return this.local(source, resolve(source.path))
     if (source.url?.startsWith('file:')) return this.local(source, fileURLToPath(source.url))
     if (source.url && /^https?:\/\//i.test(source.url)) return this.cached(source, source.url, report, signal)
-    if (source.url) throw new LibvirtBackendError('config', `image ${source.ref}: ${source.url} is neither an http(s) URL nor a file; give a URL or a path`)
-    throw new LibvirtBackendError('config', `image ${source.ref} has neither a path nor a URL`)
+    if (source.url) throw new EcError('config', `image ${source.ref}: ${source.url} is neither an http(s) URL nor a file; give a URL or a path`)
+    throw new EcError('config', `image ${source.ref} has neither a path nor a URL`)
   }
 
   /** Every completed download in the cache, as its record says. */
@@ -67,6 +73,18 @@ export class ImageStore {
     return images
   }
 
+  /** The cache as HypervisorBackend.listImages() reports it; `inUse`: the images guests' disks are overlays of (backingFiles()). */
+  async list(inUse: ReadonlySet<string>): Promise<CachedImage[]> {
+    return (await this.cachedImages()).map(({url, path, bytes, sha256}) => ({url, path, bytes, sha256, inUse: inUse.has(path)}))
+  }
+
+  /** HypervisorBackend.pruneImages(): remove the cached images no guest uses; what was removed. */
+  async prune(inUse: ReadonlySet<string>): Promise<CachedImage[]> {
+    const unused = (await this.list(inUse)).filter((image) => !image.inUse)
+    for (const image of unused) await this.remove(image.url)
+    return unused
+  }
+
   /** Remove a cached image and its record. */
   async remove(url: string): Promise<void> {
     const path = this.pathFor(url)
@@ -82,15 +100,15 @@ export class ImageStore {
 
   private async local(source: ImageSource, path: string): Promise<ImageInfo> {
     const stats = await stat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new LibvirtBackendError('notFound', `image file ${path} does not exist`)
-      throw new LibvirtBackendError('environment', `cannot read image file ${path}: ${error.message}`)
+      if (error.code === 'ENOENT') throw new EcError('notFound', `image file ${path} does not exist`)
+      throw new EcError('environment', `cannot read image file ${path}: ${error.message}`)
     })
-    if (!stats.isFile()) throw new LibvirtBackendError('config', `image ${path} is not a file`)
+    if (!stats.isFile()) throw new EcError('config', `image ${path} is not a file`)
     const info = await this.describe(source.ref, path)
     if (source.sha256) {
       const actual = await this.sha256Of(path)
       if (actual !== source.sha256.toLowerCase()) {
-        throw new LibvirtBackendError('config', `image file ${path} has sha256 ${actual}, not the expected ${source.sha256}; check the checksum or the file`)
+        throw new EcError('config', `image file ${path} has sha256 ${actual}, not the expected ${source.sha256}; check the checksum or the file`)
       }
 
       info.sha256 = actual
@@ -105,7 +123,7 @@ export class ImageStore {
     let record = await this.readRecord(url)
     if (record && wanted && record.sha256 !== wanted) {
       // Overlays of running guests read the cached file: it is never replaced under them.
-      throw new LibvirtBackendError(
+      throw new EcError(
         'conflict',
         `the cached copy of ${url} (${path}) has sha256 ${record.sha256}, not the expected ${source.sha256}; once no guest uses it, delete it to download the image again`,
       )
@@ -116,7 +134,7 @@ export class ImageStore {
       record = await this.shared(url, wanted, report, signal)
       // A download another caller started was checked against that caller's checksum.
       if (wanted && record.sha256 !== wanted) {
-        throw new LibvirtBackendError('config', `${url} has sha256 ${record.sha256}, not the expected ${source.sha256}; check the image's checksum or URL`)
+        throw new EcError('config', `${url} has sha256 ${record.sha256}, not the expected ${source.sha256}; check the image's checksum or URL`)
       }
     }
 
@@ -239,8 +257,8 @@ async function describe(path: string): Promise<Omit<ImageInfo, 'ref'>> {
   try {
     info = await imageInfo(path)
   } catch (error) {
-    if (error instanceof ToolFailedError) {
-      throw new LibvirtBackendError('config', `image ${path} is not a disk image qemu-img can read: ${messageOf(error)}`, {cause: error})
+    if (isToolFailure(error)) {
+      throw new EcError('config', `image ${path} is not a disk image qemu-img can read: ${messageOf(error)}`, {cause: error})
     }
 
     throw error
@@ -249,7 +267,7 @@ async function describe(path: string): Promise<Omit<ImageInfo, 'ref'>> {
   // qemu-img rounds a raw file's virtual size up to whole sectors: the file's own size tells.
   const {size} = await stat(path)
   if (info.format === 'raw' && (size === 0 || size % 512 !== 0)) {
-    throw new LibvirtBackendError('config', `image ${path} is not a disk image (qemu-img sees raw data of ${size} bytes, not whole 512-byte sectors)`)
+    throw new EcError('config', `image ${path} is not a disk image (qemu-img sees raw data of ${size} bytes, not whole 512-byte sectors)`)
   }
 
   return {path, format: info.format, virtualSizeBytes: info.virtualSizeBytes}

@@ -1,7 +1,7 @@
-// Every qemu-img call the backend makes. Sizes are bytes throughout.
-import {runTool, type Tool} from './exec.js'
+// Every qemu-img call the shared image and disk services make. Sizes are bytes throughout.
+import {runTool, type Tool} from './tools.js'
 
-const QEMU_IMG: Tool = {command: 'qemu-img', debianPackage: 'qemu-utils'}
+export const QEMU_IMG: Tool = {command: 'qemu-img', debianPackage: 'qemu-utils'}
 
 export interface DiskImageInfo {
   format: string

@@ -1,14 +1,17 @@
-// Runs the command-line tools this backend needs (qemu-img, virsh, virt-resize) with
-// argument arrays — never a shell — and turns a missing binary into a
-// `missingDependency` error that names the Debian package.
+// @ec/plugin-api/tools: runs the command-line tools a backend needs
+// (qemu-img, virsh, virt-resize, …) with argument arrays — never a shell —
+// and turns a missing binary into a `missingDependency` error that names the
+// Debian package that installs it.
 import {spawn} from 'node:child_process'
 
-import {LibvirtBackendError} from './errors.js'
+import {EcError} from './errors.js'
 
 export interface Tool {
   command: string
   /** The Debian package that installs it. */
   debianPackage: string
+  /** Added to the "not installed" message, e.g. "or set qemu.binary". */
+  hint?: string
 }
 
 export interface RunOptions {
@@ -19,7 +22,7 @@ export interface RunOptions {
   env?: Record<string, string>
 }
 
-/** The tool ran and exited non-zero; callers decide what that means. */
+/** The tool ran and exited non-zero (or timed out); callers decide what that means. */
 export class ToolFailedError extends Error {
   constructor(
     readonly command: string,
@@ -31,6 +34,12 @@ export class ToolFailedError extends Error {
   }
 }
 
+/** A ToolFailedError, from this copy of @ec/plugin-api or another one (a plugin may bring its own). */
+export function isToolFailure(error: unknown): error is ToolFailedError {
+  return error instanceof Error && error.name === 'ToolFailedError' && typeof (error as Partial<ToolFailedError>).stderr === 'string'
+}
+
+/** Runs the tool; resolves with its stdout when it exits 0. */
 export async function runTool(tool: Tool, args: string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool.command, args, {
@@ -57,7 +66,8 @@ export async function runTool(tool: Tool, args: string[], options: RunOptions = 
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       if (error.code === 'ENOENT') {
-        reject(new LibvirtBackendError('missingDependency', `${tool.command} is not installed; install Debian's ${tool.debianPackage} (apt-get install ${tool.debianPackage})`, {cause: error}))
+        const hint = tool.hint ? ` ${tool.hint}` : ''
+        reject(new EcError('missingDependency', `${tool.command} is not installed; install Debian's ${tool.debianPackage} (apt-get install ${tool.debianPackage})${hint}`, {cause: error}))
       } else {
         reject(error)
       }

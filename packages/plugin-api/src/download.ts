@@ -8,7 +8,7 @@ import {Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import type {ReadableStream as WebReadableStream} from 'node:stream/web'
 
-import {LibvirtBackendError, messageOf} from './errors.js'
+import {EcError, messageOf} from './errors.js'
 
 export interface DownloadOptions {
   /** Expected sha256 (hex); a mismatch fails the download and leaves nothing behind. */
@@ -51,13 +51,13 @@ export async function download(url: string, path: string, options: DownloadOptio
   } catch (error) {
     if (signal?.aborted) throw signal.reason
     const cause = (error as {cause?: unknown}).cause
-    throw new LibvirtBackendError('unavailable', `could not download ${url}: ${messageOf(cause ?? error)}`, {cause: error})
+    throw new EcError('unavailable', `could not download ${url}: ${messageOf(cause ?? error)}`, {cause: error})
   }
 
   if (!response.ok || !response.body) {
     await response.body?.cancel()
     const reason = response.status === 404 || response.status === 410 ? 'notFound' : 'unavailable'
-    throw new LibvirtBackendError(reason, `could not download ${url}: the server answered HTTP ${response.status} ${response.statusText}`)
+    throw new EcError(reason, `could not download ${url}: the server answered HTTP ${response.status} ${response.statusText}`)
   }
 
   const total = Number(response.headers.get('content-length') ?? 0)
@@ -91,7 +91,7 @@ export async function download(url: string, path: string, options: DownloadOptio
     await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(partial), {signal})
     const sha256 = hash.digest('hex')
     if (options.sha256 && options.sha256.toLowerCase() !== sha256) {
-      throw new LibvirtBackendError('config', `${url} has sha256 ${sha256}, not the expected ${options.sha256}; check the image's checksum or URL`)
+      throw new EcError('config', `${url} has sha256 ${sha256}, not the expected ${options.sha256}; check the image's checksum or URL`)
     }
 
     await rename(partial, path)
@@ -99,11 +99,11 @@ export async function download(url: string, path: string, options: DownloadOptio
   } catch (error) {
     await rm(partial, {force: true})
     if (signal?.aborted) throw signal.reason
-    if (error instanceof LibvirtBackendError) throw error
+    if (error instanceof EcError) throw error
     if (['ENOSPC', 'EACCES', 'EROFS', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? '')) {
-      throw new LibvirtBackendError('environment', `could not store ${url} at ${path}: ${messageOf(error)}`, {cause: error})
+      throw new EcError('environment', `could not store ${url} at ${path}: ${messageOf(error)}`, {cause: error})
     }
 
-    throw new LibvirtBackendError('unavailable', `downloading ${url} failed after ${bytes} bytes: ${messageOf(error)}`, {cause: error})
+    throw new EcError('unavailable', `downloading ${url} failed after ${bytes} bytes: ${messageOf(error)}`, {cause: error})
   }
 }
