@@ -4,11 +4,20 @@
 // started with the very arguments ec's guest ran with (its definition's
 // command line: a fresh overlay, its own pidfile, QMP socket and console
 // log, no forwards). Medians of `runs`; target: ec+qemu ≤ 1.1× bare qemu.
+// Beside the totals, where ec's time goes (medians, seconds): from the
+// command's start to the agent accepting the build (CLI start, Placement
+// claim, etcd hand-off), each build step (image, disk, define, boot = qemu
+// start), and from qemu's start to the boot line (the guest itself).
+//
+// Run on its own (`node bench/boot-qemu.js`, BENCH_QEMU_RUNS, default 5) it
+// starts a control plane of its own; bench/boot runs it as its part (d).
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-import {median, round} from './lib.js'
+import {freePort, median, round} from './lib.js'
 
 const BOOT_LINE = 'ec-test: boot'
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
@@ -52,11 +61,15 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
   await waitForLine(agent, 'is schedulable')
 
   const ecTimes = []
+  const phases = {}
   let definition
   for (let i = 0; i < runs + 1; i++) {
     const known = new Set(existsSync(guestsDir) ? readdirSync(guestsDir) : [])
     const start = process.hrtime.bigint()
+    const startedAt = Date.now()
     const child = spawn(process.execPath, [bin, 'instance', 'create', `qboot${i}`, '--vcpus', '1', '--memory', '256', '--disk', '1', '--image', 'test', '--wait', '--json'], {env: qenv, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
     let id
     while (!id) {
       id = existsSync(guestsDir) ? readdirSync(guestsDir).find((d) => !known.has(d) && /^[0-9a-f-]{36}$/.test(d)) : undefined
@@ -66,8 +79,13 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
     const elapsed = await untilBootLine(join(guestsDir, id, 'console.log'), start)
     const code = await new Promise((r) => child.once('exit', r))
     if (code !== 0) throw new Error(`ec instance create qboot${i} exited ${code}`)
-    if (i > 0) ecTimes.push(elapsed) // the first run warms the metadata server and caches
-    else definition = JSON.parse(readFileSync(join(guestsDir, id, 'guest.json'), 'utf8'))
+    if (i > 0) {
+      ecTimes.push(elapsed) // the first run warms the metadata server and caches
+      for (const [phase, s] of Object.entries(breakdown(JSON.parse(stdout), startedAt, elapsed))) (phases[phase] ??= []).push(s)
+    } else {
+      definition = JSON.parse(readFileSync(join(guestsDir, id, 'guest.json'), 'utf8'))
+    }
+
     ec(['instance', 'delete', `qboot${i}`])
   }
 
@@ -105,6 +123,7 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
     qemu_bare_to_boot_line_s: round(bareMedian, 2),
     qemu_ratio: round(ecMedian / bareMedian, 2),
     qemu_target_ratio: 1.1,
+    ...Object.fromEntries(Object.entries(phases).map(([phase, values]) => [`qemu_ec_${phase}_s`, round(median(values), 2)])),
   }
   figures.qemu_within_target = figures.qemu_ratio <= figures.qemu_target_ratio
   return figures
@@ -122,5 +141,56 @@ export function killQemuGuests(dir) {
         // gone already
       }
     }
+  }
+}
+
+/** Seconds of each stretch of one create, from its record's step times (wall clock, ms) and the boot line's time. */
+function breakdown(record, startedAt, bootLineS) {
+  const at = (step, end = 'started') => Date.parse(record.steps[step]?.[end] ?? '')
+  const s = (from, to) => round((to - from) / 1000, 3)
+  return {
+    to_accepted: s(startedAt, at('accepted')),
+    image: s(at('image'), at('disk')),
+    disk: s(at('disk'), at('define')),
+    define: s(at('define'), at('boot')),
+    qemu_start: s(at('boot'), at('guest')),
+    guest_to_boot_line: s(at('guest'), startedAt + bootLineS * 1000),
+  }
+}
+
+// On its own: a control plane of its own, only this part.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+  const bin = join(root, 'bin', 'run.js')
+  const runs = Number(process.env.BENCH_QEMU_RUNS ?? 5)
+  const image = execFileSync('bash', [join(root, 'scripts', 'build-test-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1)
+  const dir = mkdtempSync(join(tmpdir(), 'ec-bench-qemu-'))
+  chmodSync(dir, 0o755)
+  const [clientPort, peerPort, placementPort, metadataPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const configFile = join(dir, 'ec.config.yaml')
+  writeFileSync(
+    configFile,
+    [
+      `stateDir: ${join(dir, 'state')}`,
+      `controlPlane: {etcd: {clientPort: ${clientPort}, peerPort: ${peerPort}}, placement: {port: ${placementPort}}}`,
+      `metadata: {port: ${metadataPort}, dataDir: ${join(dir, 'metadata')}}`,
+      'compute: {inventory: {VCPU: 8, MEMORY_MB: 8192, DISK_GB: 200}, reserved: {MEMORY_MB: 0}, resyncSeconds: 86400, guestReadyTimeoutSeconds: 3600}',
+      `images: {test: {path: ${image}}}`,
+    ].join('\n') + '\n',
+  )
+  const env = {PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'c'), XDG_DATA_HOME: join(dir, 'd'), EC_CONFIG: configFile}
+  const ec = (args) => spawnSync(process.execPath, [bin, ...args], {env, cwd: dir, encoding: 'utf8'})
+  let agent
+  try {
+    const up = ec(['up'])
+    if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
+    const figures = await benchQemu({bin, root, dir, env, image, runs, adopt: (child) => (agent = child)})
+    console.log(JSON.stringify({bench: 'boot-qemu', qemu_runs: runs, ...figures}))
+  } finally {
+    agent?.kill('SIGTERM')
+    if (agent && agent.exitCode === null) await new Promise((r) => agent.once('exit', r))
+    killQemuGuests(dir)
+    ec(['down', '--purge'])
+    rmSync(dir, {recursive: true, force: true})
   }
 }
