@@ -28,12 +28,12 @@ import {
 } from '@ec/plugin-api'
 import {backingFiles, diskStrategies, prepareDisk, removeSharedDisk} from '@ec/plugin-api/disks'
 import {ImageStore} from '@ec/plugin-api/images'
+import {PortAllocator, portTakenFailure} from '@ec/plugin-api/ports'
 import {runTool} from '@ec/plugin-api/tools'
 
 import {guestArgs, GuestPaths, stableMacAddress} from './command-line.js'
 import {type QemuSettings, resolveSettings} from './config.js'
 import {messageOf, QemuBackendError} from './errors.js'
-import {PortAllocator} from './ports.js'
 import {runningQemu, waitGone} from './process.js'
 import {withQmp} from './qmp.js'
 
@@ -63,7 +63,8 @@ export class QemuHypervisor implements HypervisorBackend {
     private readonly log?: Logger,
   ) {
     this.images = new ImageStore(settings.imageCacheDir)
-    this.ports = new PortAllocator(settings.forwardAddress, async () => (await this.definitions()).map(({id, forwards}) => ({id, forwards})))
+    // Forwards in the guests' definitions (but the one asking again: its start found a port taken).
+    this.ports = new PortAllocator(settings.forwardAddress, async (except) => (await this.definitions()).filter(({id}) => id !== except).flatMap(({forwards}) => forwards), 'qemu.forwardAddress')
   }
 
   static async create(section: Partial<QemuSettings>, stateDir: string, log?: Logger): Promise<QemuHypervisor> {
@@ -136,9 +137,11 @@ export class QemuHypervisor implements HypervisorBackend {
             return reject(new QemuBackendError('missingDependency', `${definition.binary} is not installed; install Debian's qemu-system-x86 (apt-get install qemu-system-x86) or set qemu.binary`))
           }
 
+          // A forwarded port another program took since forwardPorts(): the build picks new ones and redefines.
+          const taken = portTakenFailure(stderr)
+          if (taken) return reject(taken)
           const why = stderr.trim().split('\n').find(Boolean) ?? `exit ${error.code}`
-          const reason = /hostfwd|Could not set up host forwarding/i.test(stderr) ? 'conflict' : 'failure'
-          reject(new QemuBackendError(reason, `qemu could not start guest ${id}: ${why}`))
+          reject(new QemuBackendError(/hostfwd/i.test(stderr) ? 'conflict' : 'failure', `qemu could not start guest ${id}: ${why}`))
         })
       })
       if (!(await runningQemu(paths.pidfile, paths.qmpSocket))) {

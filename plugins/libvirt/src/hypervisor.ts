@@ -55,7 +55,7 @@ export class LibvirtHypervisor implements HypervisorBackend {
   ) {
     this.paths = new InstancePaths(settings.instancesDir)
     this.images = new ImageStore(settings.imageCacheDir)
-    this.ports = new PortAllocator(settings.forwardAddress, (except) => this.definedForwards(except))
+    this.ports = new PortAllocator(settings.forwardAddress, (except) => this.definedForwards(except), 'libvirt.forwardAddress')
   }
 
   static async create(section: Partial<LibvirtSection>, stateDir: string, log?: Logger): Promise<LibvirtHypervisor> {

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {createServer, type Server} from 'node:net'
 
-import type {PortForward} from '@ec/plugin-api'
+import type {PortForward} from '../src/hypervisor.js'
 
 import {hostPort, PortAllocator, portTakenFailure} from '../src/ports.js'
 
