@@ -4,9 +4,9 @@
 // started with the very arguments ec's guest ran with (its definition's
 // command line: a fresh overlay, its own pidfile, QMP socket and console
 // log, no forwards). Medians of `runs`; target: ec+qemu ≤ 1.1× bare qemu.
-// Beside the totals, where ec's time goes (medians, seconds): from the
-// command's start to the agent accepting the build (CLI start, Placement
-// claim, etcd hand-off), each build step (image, disk, define, boot = qemu
+// Beside the totals, where ec's time goes (medians, seconds): the CLI's start
+// (to its PENDING record), the Placement claim, the etcd hand-off (to the
+// agent's accept), each build step (image, disk, define, boot = qemu
 // start), and from qemu's start to the boot line (the guest itself).
 //
 // Run on its own (`node bench/boot-qemu.js`, BENCH_QEMU_RUNS, default 5) it
@@ -149,7 +149,9 @@ function breakdown(record, startedAt, bootLineS) {
   const at = (step, end = 'started') => Date.parse(record.steps[step]?.[end] ?? '')
   const s = (from, to) => round((to - from) / 1000, 3)
   return {
-    to_accepted: s(startedAt, at('accepted')),
+    cli_start: s(startedAt, Date.parse(record.createdAt)),
+    claim: s(Date.parse(record.createdAt), at('notify')),
+    handoff: s(at('notify'), at('accepted')),
     image: s(at('image'), at('disk')),
     disk: s(at('disk'), at('define')),
     define: s(at('define'), at('boot')),
