@@ -79,7 +79,9 @@ describe('ec-plugin-qemu installed from a registry', function () {
     )
   }
 
-  before(async () => {
+  before(async function () {
+    // Packing two packages, publishing and installing them with npm: minutes on a loaded machine.
+    this.timeout(600_000)
     cp = await startControlPlane()
     registry = await startRegistry()
     env = {...cp.env, ...registry.env}
