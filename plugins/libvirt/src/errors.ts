@@ -1,4 +1,4 @@
-import {EcError, type EcErrorOptions, type FailureReason} from '@ec/plugin-api'
+import {EcError, type EcErrorOptions, type FailureReason, isReportable} from '@ec/plugin-api'
 
 /** notApplied: the request certainly did not reach libvirt (no connection could be opened). */
 export class LibvirtBackendError extends EcError {
@@ -46,7 +46,8 @@ export function unavailable(uri: string, cause: unknown, options: {notApplied?: 
 }
 
 /** Wrap an unexpected libvirt failure in one line that says what ec was doing. */
-export function libvirtFailure(doing: string, cause: unknown): LibvirtBackendError {
-  if (cause instanceof LibvirtBackendError) return cause
+export function libvirtFailure(doing: string, cause: unknown): Error {
+  // Ours already (a LibvirtBackendError, or a shared service's EcError such as a PortTakenFailure): as it is.
+  if (cause instanceof LibvirtBackendError || isReportable(cause)) return cause
   return new LibvirtBackendError('failure', `libvirt could not ${doing}: ${messageOf(cause)}`, {cause})
 }
