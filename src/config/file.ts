@@ -6,10 +6,12 @@
 // from a file the user named (--config, EC_CONFIG) or from their own config
 // directory: one the search finds in the current directory or a parent (a
 // cloned repository, a shared /tmp) is refused with the way to use it on purpose.
-import {cosmiconfig} from 'cosmiconfig'
 import {existsSync, statSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
+import {basename, dirname, extname, join, resolve} from 'node:path'
+
+import type {PublicExplorer} from 'cosmiconfig'
 
 import {EcError} from '../errors.js'
 import {quote} from '../output/escape.js'
@@ -42,6 +44,46 @@ const USER_PLACES = ['config.yaml', 'config.yml', 'config.json', 'config.js', 'c
 // An empty file found by the search still counts: it is the file in force.
 const COMMON = {cache: false, ignoreEmptySearchPlaces: false, mergeImportArrays: false} as const
 
+type Explorer = Pick<PublicExplorer, 'load' | 'search'>
+
+/**
+ * cosmiconfig, loaded only for what needs it (JSON, JS, `$import`): a YAML
+ * file, by far the usual one, is read here with the js-yaml cosmiconfig would
+ * use, and loading cosmiconfig costs more than the rest of a command's start.
+ */
+function explorer(searchPlaces: string[]): Explorer {
+  let loaded: Promise<PublicExplorer> | undefined
+  const get = () => (loaded ??= import('cosmiconfig').then(({cosmiconfig}) => cosmiconfig('ec', {searchStrategy: 'none', searchPlaces, ...COMMON})))
+  return {
+    load: async (file) => (await get()).load(file),
+    search: async (from) => (await get()).search(from),
+  }
+}
+
+/** cosmiconfig's loader for a file name: .yaml, .yml, and no extension (.ecrc, config) are YAML. */
+function isYaml(file: string): boolean {
+  const ext = extname(basename(file))
+  return ext === '' || ext === '.yaml' || ext === '.yml'
+}
+
+/** What cosmiconfig's load() answers for a YAML file, without cosmiconfig unless it has a `$import`. */
+async function loadFile(file: string, cosmic: Explorer): Promise<{filepath: string; config: unknown; isEmpty?: boolean} | null> {
+  if (!isYaml(file)) return cosmic.load(file)
+  const content = await readFile(file, 'utf8')
+  if (content.trim() === '') return {filepath: file, config: undefined, isEmpty: true}
+  const {load} = await import('js-yaml')
+  let config: unknown
+  try {
+    config = load(content)
+  } catch (error) {
+    ;(error as Error).message = `YAML Error in ${file}:\n${(error as Error).message}`
+    throw error
+  }
+
+  if (config !== null && typeof config === 'object' && '$import' in config) return cosmic.load(file)
+  return {filepath: file, config}
+}
+
 export interface FoundConfig {
   file: string
   contents: Record<string, unknown>
@@ -54,7 +96,7 @@ export async function findConfigFile(options: {
 }): Promise<FoundConfig | undefined> {
   // cosmiconfig parses and searches one directory at a time; the walk is ours
   // so that HOME and XDG_CONFIG_HOME come from `env`, not from process.env.
-  const local = cosmiconfig('ec', {searchStrategy: 'none', searchPlaces: SEARCH_PLACES, ...COMMON})
+  const local = explorer(SEARCH_PLACES)
   const explicit = options.flag
     ? {file: options.flag, via: '--config'}
     : options.env.EC_CONFIG?.trim()
@@ -65,7 +107,7 @@ export async function findConfigFile(options: {
     const file = resolve(options.cwd, explicit.file)
     if (!existsSync(file)) throw new EcError('config', `config file ${quote(file)} (from ${explicit.via}) does not exist; check the path`)
     checkReadable(file, `from ${explicit.via}`)
-    return read(file, () => local.load(file))
+    return read(file, () => loadFile(file, local))
   }
 
   const home = options.env.HOME?.trim() || homedir()
@@ -80,14 +122,19 @@ export async function findConfigFile(options: {
     }
 
     checkReadable(place, 'found by the search')
-    return read(place, () => local.load(place))
+    return read(place, () => loadFile(place, local))
   }
 
   const userDir = join(options.env.XDG_CONFIG_HOME?.trim() || join(home, '.config'), 'ec')
-  const user = cosmiconfig('ec', {searchStrategy: 'none', searchPlaces: USER_PLACES, ...COMMON})
-  const inUserDir = await read(userDir, () => user.search(userDir))
+  // The first of USER_PLACES there, as cosmiconfig's search would pick it; anything but a regular file is left to it.
+  const userPlace = USER_PLACES.map((name) => join(userDir, name)).find((file) => existsSync(file))
+  const inUserDir = !userPlace
+    ? undefined
+    : statSync(userPlace).isFile()
+      ? await read(userPlace, () => loadFile(userPlace, local))
+      : await read(userDir, () => explorer(USER_PLACES).search(userDir))
   if (inUserDir) return inUserDir
-  if (existsSync(SYSTEM_CONFIG_FILE)) return read(SYSTEM_CONFIG_FILE, () => local.load(SYSTEM_CONFIG_FILE))
+  if (existsSync(SYSTEM_CONFIG_FILE)) return read(SYSTEM_CONFIG_FILE, () => loadFile(SYSTEM_CONFIG_FILE, local))
   return undefined
 }
 

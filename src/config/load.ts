@@ -85,7 +85,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   for (const section of sections) defaults[section.key] = section.defaults(address)
 
   const effective = layered(defaults, found?.contents, envOverrides, flagOverrides, fileOrigin)
-  const schema = composeSchema(Object.fromEntries(sections.map((s) => [s.key, s.schema])))
+  // By key: plugins' hooks answer in whatever order they finish, and the
+  // compiled validator is kept under the schema's hash (validator.ts).
+  const schema = composeSchema(Object.fromEntries([...sections].sort((a, b) => a.key.localeCompare(b.key)).map((s) => [s.key, s.schema])))
   await validate(effective, schema, options.cacheDir)
   return {values: effective.values as EcConfig, origins: effective.origins, file: found?.file, secrets: secretPaths(schema, effective.values)}
 }

@@ -1,6 +1,6 @@
 // The JSON Schema of ec's own configuration. Plugins add their sections (see
 // ConfigSection in plugins/backend.ts); this file only knows core's keys.
-import {MAX_AMOUNT} from '../input/amount.js'
+import {MAX_AMOUNT} from '../input/max-amount.js'
 import type {JsonSchema} from '@ec/plugin-api'
 
 const port = {type: 'integer', minimum: 1, maximum: 65_535}

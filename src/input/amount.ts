@@ -6,9 +6,9 @@ import {Flags} from '@oclif/core'
 
 import {EcError} from '../errors.js'
 import {quote} from '../output/escape.js'
+import {MAX_AMOUNT} from './max-amount.js'
 
-/** The largest amount of any resource class Placement accepts (2^31 - 1). */
-export const MAX_AMOUNT = 2_147_483_647
+export {MAX_AMOUNT} from './max-amount.js'
 
 /** A decimal amount from 1 to MAX_AMOUNT; `what` names where it came from in the error. */
 export function parseAmount(text: string, what: string): number {
