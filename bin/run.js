@@ -5,15 +5,19 @@ import {fileURLToPath} from 'node:url'
 const argv = process.argv.slice(2)
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 
-// `ec`, `ec --help` and `ec help` print a kept copy of the root help when
-// there is a valid one (see src/startup/root-help.ts), without loading oclif.
+// Without loading oclif (see src/startup/): `ec`, `ec --help` and `ec help`
+// print a kept copy of the root help when there is a valid one, and
+// `ec instance list` serves what it fully understands. Everything else, and
+// whatever those decline, goes to oclif.
 const rootHelp = argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === 'help'))
 const help = rootHelp ? await import('../dist/startup/root-help.js') : undefined
 const helpFile = help?.rootHelpFile(root, argv)
 const kept = helpFile && help.readRootHelp(helpFile)
-if (kept) {
-  process.stdout.write(kept)
-} else {
+const served =
+  kept ? (process.stdout.write(kept), true)
+  : argv[0] === 'instance' && argv[1] === 'list' ? await (await import('../dist/startup/instance-list.js')).runInstanceList(root, argv.slice(2))
+  : false
+if (!served) {
   const {execute, settings} = await import('@oclif/core')
   // ec and its plugins run as compiled JavaScript: a linked plugin must be built
   // (npm run build in its folder). No ts-node lookup on every plugin load.

@@ -2,7 +2,7 @@
 import {type InstanceRecord, STEPS} from '../instances/model.js'
 import {paintState} from './colour.js'
 import {STEP_LABELS} from './step-labels.js'
-import type {ListingSpec} from './listing.js'
+import type {ListingSpec} from './listing-plan.js'
 
 /** PENDING past its scheduling deadline: the `ec instance create` that owned it is gone. */
 export function isStalePending(record: InstanceRecord, at = Date.now()): boolean {
@@ -83,4 +83,18 @@ export const INSTANCE_LISTING: ListingSpec<InstanceRecord> = {
     {name: 'created', value: (r) => r.createdAt},
   ],
   defaultColumns: ['name', 'id', 'state', 'host', 'vcpus', 'memory', 'disk', 'address', 'created'],
+}
+
+export interface InstanceFilter {
+  /** A host's name or id. */
+  host?: string
+  state?: string
+}
+
+/** What `ec instance list` shows: the records on that host, in that state, oldest first. */
+export function selectInstances(records: InstanceRecord[], {host, state}: InstanceFilter): InstanceRecord[] {
+  return records
+    .filter((r) => !host || r.host?.name === host || r.host?.id === host)
+    .filter((r) => !state || r.state === state)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
 }

@@ -1,8 +1,14 @@
 // Plain, borderless, column-aligned tables for human output (JSON output
 // never goes through here).
-import Table from 'cli-table3'
+import {createRequire} from 'node:module'
+
+import type TableType from 'cli-table3'
 
 import {paint} from './colour.js'
+
+// Loaded when a table is drawn: `--json` and `-q` never draw one.
+const require = createRequire(import.meta.url)
+let Table: typeof TableType | undefined
 
 const NO_BORDERS = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -16,6 +22,7 @@ export function renderTable(
   rows: Array<Array<string | number | undefined>>,
   options: {colour?: boolean} = {},
 ): string {
+  Table ??= require('cli-table3') as typeof TableType
   const table = new Table({
     head: head.map((h) => paint('bold', h.toUpperCase(), options.colour ?? false)),
     chars: NO_BORDERS,

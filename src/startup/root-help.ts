@@ -33,7 +33,7 @@ function stamp(path: string): string {
 }
 
 /** Where oclif keeps ec's cache and data (its own rules: EC_CACHE_DIR, XDG, ~). */
-function dirs(env: NodeJS.ProcessEnv): {cacheDir: string; dataDir: string} {
+export function dirs(env: NodeJS.ProcessEnv): {cacheDir: string; dataDir: string} {
   const home = env.HOME ?? homedir()
   return {
     cacheDir: env.EC_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'ec'),

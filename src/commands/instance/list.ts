@@ -2,10 +2,12 @@ import {Flags} from '@oclif/core'
 
 import {INSTANCE_STATES, type InstanceRecord} from '../../instances/model.js'
 import {InstanceStore} from '../../instances/store.js'
-import {INSTANCE_LISTING} from '../../output/instance-view.js'
+import {INSTANCE_LISTING, selectInstances} from '../../output/instance-view.js'
 import {listingFlags, planListing} from '../../output/listing.js'
 import {EcCommand} from '../../ec-command.js'
 
+// Most runs never come here: bin/run.js serves them through
+// src/startup/instance-list.ts without loading oclif. Keep the two in step.
 export default class InstanceList extends EcCommand<typeof InstanceList> {
   static override summary = 'List instances, optionally only those on one host or in one state.'
   static override examples = [
@@ -25,12 +27,7 @@ export default class InstanceList extends EcCommand<typeof InstanceList> {
     const plan = planListing(INSTANCE_LISTING, this.flags)
     const config = await this.effectiveConfig()
     const store = new InstanceStore(await this.backend(config, 'transport'))
-    const {host, state} = this.flags
-    const records = (await store.list()).records
-      .map((r) => r.value)
-      .filter((r) => !host || r.host?.name === host || r.host?.id === host)
-      .filter((r) => !state || r.state === state)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-    return this.printListing(records, plan)
+    const records = (await store.list()).records.map((r) => r.value)
+    return this.printListing(selectInstances(records, this.flags), plan)
   }
 }

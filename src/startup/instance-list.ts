@@ -1,0 +1,121 @@
+// `ec instance list` without oclif. Loading oclif, its config and every
+// plugin's manifest costs a list several times what reading 1,000 records
+// does, and scripts run it often. bin/run.js hands the command here; this
+// serves the invocations it fully understands — the flags of
+// src/commands/instance/list.ts, ec's own plugins only (backend-hooks.ts) —
+// exactly as the oclif command would, and answers false for anything else
+// (--help, an unknown or repeated flag, a bad value, EC_CONTENT_TYPE, --json
+// on a terminal, which oclif colours), which oclif then runs. An error that
+// is not one of ec's reportable ones is left to oclif too: a list only reads,
+// so asking again costs time, never state.
+import {parseArgs} from 'node:util'
+
+import {openBackend} from '../backends/open.js'
+import {loadConfig, type Override} from '../config/load.js'
+import {exitCodeOf, isReportable} from '../errors.js'
+import {INSTANCE_STATES} from '../instances/model.js'
+import {InstanceStore} from '../instances/store.js'
+import {colourEnabled} from '../output/colour.js'
+import {escapeControlCharacters} from '../output/escape.js'
+import {INSTANCE_LISTING, selectInstances} from '../output/instance-view.js'
+import {planListing, renderListing, sortRows} from '../output/listing-plan.js'
+import type {Closable} from '@ec/plugin-api'
+import {BackendRegistry} from '../plugins/registry.js'
+import {coreBackendHooks, runBackendHooks} from './backend-hooks.js'
+import {dirs} from './root-help.js'
+
+const OPTIONS = {
+  json: {type: 'boolean'},
+  host: {type: 'string'},
+  state: {type: 'string'},
+  columns: {type: 'string'},
+  sort: {type: 'string'},
+  quiet: {type: 'boolean', short: 'q'},
+  config: {type: 'string'},
+  credentials: {type: 'string'},
+} as const
+
+interface ListFlags {
+  json?: boolean
+  host?: string
+  state?: string
+  columns?: string
+  sort?: string
+  quiet?: boolean
+  config?: string
+  credentials?: string
+}
+
+/** The flags, or undefined when oclif should parse them (and report what is wrong). */
+export function parseListFlags(args: string[]): ListFlags | undefined {
+  let parsed
+  try {
+    parsed = parseArgs({args, options: OPTIONS, strict: true, allowPositionals: false, tokens: true})
+  } catch {
+    return undefined
+  }
+
+  const names = parsed.tokens.filter((t) => t.kind === 'option').map((t) => t.name)
+  if (new Set(names).size !== names.length) return undefined // oclif refuses a repeated flag
+  const values = parsed.values as ListFlags
+  for (const name of ['host', 'state', 'columns', 'sort', 'config', 'credentials'] as const) {
+    if (values[name] !== undefined && values[name].trim() === '') return undefined
+  }
+
+  if (values.state !== undefined && !(INSTANCE_STATES as readonly string[]).includes(values.state)) return undefined
+  return values
+}
+
+/** Serve `ec instance list …` (argv after "instance list"); false: let oclif run it. */
+export async function runInstanceList(root: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const flags = parseListFlags(args)
+  if (!flags || env.EC_CONTENT_TYPE !== undefined) return false
+  const json = flags.json === true
+  if (json && colourEnabled()) return false
+  const {cacheDir, dataDir} = dirs(env)
+  const hooks = coreBackendHooks(root, dataDir)
+  if (!hooks) return false
+
+  const opened: Closable[] = []
+  try {
+    const plan = planListing(INSTANCE_LISTING, flags)
+    const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks))
+    if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
+    const overrides: Override[] = flags.credentials
+      ? [{path: ['credentials'], value: flags.credentials, origin: {kind: 'flag', flag: '--credentials'}}]
+      : []
+    const config = await loadConfig({
+      sections: registry.configSections().map((s) => s.section),
+      configFile: flags.config,
+      overrides,
+      cacheDir,
+    })
+    const transport = await openBackend(registry, config.values, 'transport')
+    opened.push(transport)
+    const records = (await new InstanceStore(transport).list()).records.map((r) => r.value)
+    const rows = sortRows(selectInstances(records, flags), plan)
+    if (json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
+    } else {
+      const text = renderListing(rows, plan)
+      if (text !== '') process.stdout.write(`${text}\n`)
+    }
+  } catch (error) {
+    if (!isReportable(error)) return false
+    // As EcCommand.catch reports it.
+    const exitCode = exitCodeOf(error)
+    const message = escapeControlCharacters(error.message)
+    if (json) {
+      process.stdout.write(`${JSON.stringify({error: {reason: error.reason, message, exitCode}}, null, 2)}\n`)
+    } else {
+      process.stderr.write(`Error: ${message}\n`)
+      if (error.details) process.stderr.write(`${error.details}\n`)
+    }
+
+    process.exitCode = exitCode
+  } finally {
+    await Promise.all(opened.map((b) => b.close().catch(() => undefined)))
+  }
+
+  return true
+}

@@ -1,0 +1,168 @@
+// `ec instance list` on its fast path (src/startup/instance-list.ts: no
+// oclif, reads through etcd's JSON gateway) against a real control plane
+// under mutual TLS: the same output and exit codes as the oclif command, no
+// oclif loaded, failover across members (one refusing, one that accepts and
+// never answers), exit 4 at once when no member answers, and the server's
+// certificate still checked by name. About 30-60 s on a loaded machine, most
+// of it `ec up`.
+import {expect} from 'chai'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+import {join} from 'node:path'
+
+import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
+import {runEc} from '../helpers/cli.js'
+import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {freePorts} from '../helpers/ports.js'
+
+const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()
+
+function record(i: number, state: string, host: string) {
+  const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`
+  return {
+    id,
+    name: `vm-${i}`,
+    state,
+    spec: {
+      vcpus: 1 + (i % 3),
+      memoryMb: 256,
+      diskGb: 1,
+      resources: {VCPU: 1 + (i % 3), MEMORY_MB: 256, DISK_GB: 1},
+      requiredTraits: [],
+      forbiddenTraits: [],
+      memberOf: [],
+      image: {ref: 'base', url: 'file:///srv/base.qcow2'},
+      publicKeys: [],
+      meta: {},
+    },
+    host: {id: `11111111-1111-4111-8111-${String(host.length).padStart(12, '0')}`, name: host},
+    steps: {},
+    ...(state === 'ERROR' ? {error: {reason: 'disk full', step: 'disk', at: at(i)}} : {address: `10.0.0.${i}`}),
+    buildAttempts: 1,
+    // Out of creation order, so the sort is seen to happen.
+    createdAt: at(20 - i),
+    updatedAt: at(20 - i),
+  }
+}
+
+describe('ec instance list without oclif (real etcd under mutual TLS)', function () {
+  this.timeout(180_000)
+  let cp: TestControlPlane
+  let blackhole: Server
+  const held: Socket[] = []
+  const ec = (args: string[], env: NodeJS.ProcessEnv = cp.env) => runEc(args, {env, cwd: cp.sandbox.dir})
+
+  before(async () => {
+    // A generous client deadline: a loaded machine must not fail the failover case on time alone.
+    cp = await startControlPlane('etcd: {timeoutMs: 20000}')
+    const transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 10_000, tls: cp.clientTls})
+    try {
+      const ops = []
+      for (let i = 1; i <= 12; i++) {
+        const r = record(i, i % 4 === 0 ? 'ERROR' : 'ACTIVE', i % 2 ? 'host-a' : 'host-bb')
+        ops.push({op: 'put' as const, key: `instances/${r.id}`, value: JSON.stringify(r)}, {op: 'put' as const, key: `names/${r.name}`, value: r.id})
+      }
+
+      expect((await transport.commit([], ops)).ok).to.equal(true)
+    } finally {
+      await transport.close()
+    }
+
+    // A member that accepts connections and never answers (as a frozen etcd's kernel does).
+    blackhole = createServer((socket) => held.push(socket))
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve))
+  })
+
+  after(async () => {
+    for (const socket of held) socket.destroy()
+    await new Promise((resolve) => blackhole?.close(resolve))
+    await cp?.stop()
+  })
+
+  const cases = [
+    ['--json'],
+    ['--state', 'ERROR', '--json'],
+    ['--host=host-bb', '--sort', '-vcpus,name', '--json'],
+    [],
+    ['--columns', 'name,state,host', '--sort=-created'],
+    ['-q', '--state', 'ACTIVE'],
+    ['--columns', 'nope'],
+    ['--sort', 'name', '--credentials', '/nonexistent/bundle.json'],
+  ]
+  for (const args of cases) {
+    it(`prints what the oclif command prints: ${args.join(' ') || '(no flags)'}`, async () => {
+      // "instance:list" is the same command, which bin/run.js leaves to oclif.
+      const [fast, slow] = await Promise.all([ec(['instance', 'list', ...args]), ec(['instance:list', ...args])])
+      expect(fast.code, fast.stderr).to.equal(slow.code)
+      expect(fast.stdout).to.equal(slow.stdout)
+      expect(fast.stderr).to.equal(slow.stderr)
+      if (args.includes('--json')) expect(JSON.parse(fast.stdout)).to.be.an('array').that.is.not.empty
+    })
+  }
+
+  it('orders, filters and shapes the rows', async () => {
+    const all = JSON.parse((await ec(['instance', 'list', '--json'])).stdout) as Array<{name: string; createdAt: string}>
+    expect(all.map((r) => r.name)).to.deep.equal(Array.from({length: 12}, (_, i) => `vm-${12 - i}`))
+    const errors = JSON.parse((await ec(['instance', 'list', '--state', 'ERROR', '--json'])).stdout) as Array<{name: string}>
+    expect(errors.map((r) => r.name)).to.deep.equal(['vm-12', 'vm-8', 'vm-4'])
+    const table = await ec(['instance', 'list', '--host', 'host-a', '--columns', 'name,host'])
+    expect(table.stdout.trim().split('\n').map((l) => l.split(/\s+/))).to.deep.equal([
+      ['NAME', 'HOST'],
+      ...[11, 9, 7, 5, 3, 1].map((i) => [`vm-${i}`, 'host-a']),
+    ])
+  })
+
+  it('loads no oclif (the oclif form does, so the probe can tell)', async () => {
+    const env = {...cp.env, NODE_DEBUG: 'module'}
+    const fast = await ec(['instance', 'list', '--json'], env)
+    expect(fast.code, fast.stderr).to.equal(0)
+    expect(fast.stderr).to.not.include('@oclif/core')
+    const slow = await ec(['instance:list', '--json'], env)
+    expect(slow.stderr).to.include('@oclif/core')
+  })
+
+  it('leaves what it does not parse to oclif: its errors, exit 2', async () => {
+    for (const args of [['--bogus'], ['--state', 'SLEEPING'], ['extra'], ['--host']]) {
+      const result = await ec(['instance', 'list', ...args])
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).to.equal(2)
+      expect(result.stderr).to.match(/Error: /) // oclif's own wording (an extra word is "command … not found")
+    }
+  })
+
+  it('fails over to the next member past one that refuses and one that never answers', async () => {
+    const [dead] = await freePorts(1)
+    const endpoints = [`https://127.0.0.1:${dead}`, `https://127.0.0.1:${(blackhole.address() as {port: number}).port}`, cp.etcdEndpoint]
+    const started = Date.now()
+    const result = await ec(['instance', 'list', '-q'], {...cp.env, EC_ETCD_ENDPOINTS: endpoints.join(',')})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout.trim().split('\n')).to.have.length(12)
+    expect(Date.now() - started).to.be.below(60_000)
+  })
+
+  it('reports etcd down at once: exit 4, the endpoints named (JSON with --json)', async () => {
+    const [a, b] = await freePorts(2)
+    const endpoints = `https://127.0.0.1:${a},https://127.0.0.1:${b}`
+    const env = {...cp.env, EC_ETCD_ENDPOINTS: endpoints}
+    const started = Date.now()
+    const plain = await ec(['instance', 'list'], env)
+    expect(Date.now() - started).to.be.below(15_000)
+    expect(plain.code).to.equal(4)
+    expect(plain.stdout).to.equal('')
+    expect(plain.stderr).to.equal(
+      `Error: etcd at ${endpoints.replace(',', ', ')} does not answer; start a local control plane with "ec up" or set etcd.endpoints (EC_ETCD_ENDPOINTS)\n`,
+    )
+    const json = await ec(['instance', 'list', '--json'], env)
+    expect(json.code).to.equal(4)
+    expect(JSON.parse(json.stdout)).to.deep.include({error: {reason: 'unavailable', message: plain.stderr.slice('Error: '.length).trim(), exitCode: 4}})
+  })
+
+  it("still checks etcd's certificate by name: a bundle naming another server is refused (exit 3)", async () => {
+    const bundle = JSON.parse(readFileSync(cp.credentialsFile, 'utf8')) as {etcd: {serverName?: string}}
+    bundle.etcd.serverName = 'not-etcd.example'
+    const file = join(cp.sandbox.dir, 'wrong-name.credentials.json')
+    writeFileSync(file, JSON.stringify(bundle), {mode: 0o600})
+    const result = await ec(['instance', 'list', '--credentials', file])
+    expect(result.code, result.stderr).to.equal(3)
+    expect(result.stderr).to.match(/do not accept each other's TLS certificates/)
+  })
+})
