@@ -20,6 +20,8 @@ PACKAGES=(
   mmdebstrap openssh-client
   # small tools the scripts use
   curl ca-certificates procps iproute2
+  # the zsh completion test drives a real zsh (test/helpers/zsh-complete.zsh)
+  zsh
 )
 
 if [ "$(id -u)" -ne 0 ]; then

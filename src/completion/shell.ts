@@ -28,11 +28,18 @@ complete -F _${bin}_objects ${bin}
 `
 }
 
+/**
+ * zsh autoloads the file as the body of _<bin>, and oclif's body redefines
+ * _<bin> and then calls it: a wrapper merely called at the end would run on
+ * the first TAB only. So oclif's function is renamed _<bin>_oclif (see
+ * extendCompletionFunctions) and _<bin> is this wrapper, which every later
+ * TAB calls.
+ */
 export function zshWrapper(bin: string): string {
   return `
 ${MARK}
 ${objectKindShellFunction(bin)}
-_${bin}_objects() {
+_${bin}() {
   local kind
   kind=$(_${bin}_object_kind "\${words[2]}" "\${words[3]}" "\${words[CURRENT-1]}" "\${words[CURRENT]}")
   if [[ -n "$kind" && $CURRENT -ge 3 ]]; then
@@ -41,9 +48,9 @@ _${bin}_objects() {
     compadd -a names
     return
   fi
-  _${bin}
+  _${bin}_oclif "$@"
 }
-_${bin}_objects
+_${bin} "$@"
 `
 }
 
@@ -56,8 +63,10 @@ export async function extendCompletionFunctions(cacheDir: string, bin: string): 
   if (!bashScript.includes(MARK)) await writeFile(bash, bashScript + bashWrapper(bin))
   const zshScript = await readFile(zsh, 'utf8')
   if (!zshScript.includes(MARK)) {
-    // oclif's file ends by calling _<bin>; call the wrapper instead.
-    const body = zshScript.replace(new RegExp(`\\n_${bin}\\n*$`), '\n')
+    // oclif's file defines _<bin> and ends by calling it; its function becomes _<bin>_oclif, called by the wrapper.
+    const body = zshScript
+      .replace(new RegExp(`\\n_${bin}\\n*$`), '\n')
+      .replace(new RegExp(`^_${bin}\\(\\) \\{`, 'm'), `_${bin}_oclif() {`)
     await writeFile(zsh, body + zshWrapper(bin))
   }
 }

@@ -1,6 +1,6 @@
 // The CLI's conventions through real runs of ./bin/run.js against a real
 // control plane (etcd, Placement) and one agent on libvirt's test driver:
-// object completion in bash, `instance watch --json`, --columns/--sort/-q,
+// object completion in bash and zsh (a real zsh in a pseudo-terminal), `instance watch --json`, --columns/--sort/-q,
 // NO_COLOR, and delete's parsed arguments. About 1-2 minutes on a loaded
 // 2-core machine, most of it `ec up` and the agent's start.
 import {expect} from 'chai'
@@ -11,7 +11,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
-import {EC_BIN, runEc} from '../helpers/cli.js'
+import {EC_BIN, REPO_ROOT, runEc} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
 import {makeQcow2} from '../helpers/image-server.js'
 import {freePorts} from '../helpers/ports.js'
@@ -88,6 +88,34 @@ describe('CLI conventions (real control plane, agent on test:///default)', funct
     expect(bashComplete(['instance', 'list', '--host', ''], cp.env)).to.deep.equal(['host-a'])
     expect(bashComplete(['instance', 'create', 'x', '--image', ''], cp.env)).to.deep.equal(['base', 'other'])
     expect(bashComplete(['instance', 'sh'], cp.env)).to.deep.equal(['show'])
+  })
+
+  /** What a real zsh offers at `LINE<TAB>`, for each line typed in turn into one interactive shell (test/helpers/zsh-complete.zsh). */
+  function zshComplete(lines: string[], env: NodeJS.ProcessEnv): string[][] {
+    const setup = join(env.HOME!, 'zsh-setup')
+    writeFileSync(setup, execFileSync(process.execPath, [EC_BIN, 'autocomplete', 'script', 'zsh'], {env, encoding: 'utf8'}))
+    const out = execFileSync('zsh', ['-f', join(REPO_ROOT, 'test', 'helpers', 'zsh-complete.zsh'), setup, ...lines], {
+      env: {...env, PATH: `${binDir}:${env.PATH}`, ZSH_COMPLETE_TIMEOUT: '200'},
+      encoding: 'utf8',
+      timeout: 220_000,
+    })
+    const offered = out.split('\n').filter(Boolean).map((l) => l.split('\t'))
+    return lines.map((line) => offered.filter(([typed, candidate]) => typed === line && candidate).map(([, candidate]) => candidate).sort())
+  }
+
+  it('completes instance, host and image names in zsh, on every TAB, and commands as before', async () => {
+    const setup = await ec(['autocomplete', 'zsh'])
+    expect(setup.code, setup.stderr).to.equal(0)
+    const lines = [
+      'ec instance show ',
+      'ec instance delete al',
+      'ec instance list --host ',
+      'ec instance create x --image ',
+      'ec instance sh',
+      // zsh autoloads the function file once: later TABs must still reach ec's names.
+      'ec instance show ',
+    ]
+    expect(zshComplete(lines, cp.env)).to.deep.equal([['alpha', 'beta'], ['alpha'], ['host-a'], ['base', 'other'], ['show'], ['alpha', 'beta']])
   })
 
   it('answers completion promptly from nothing or the last names when etcd is dead', async () => {
