@@ -26,8 +26,8 @@ read_until() {
   local line
   while (( SECONDS < deadline )); do
     if zpty -r -t z line 2>/dev/null; then
-      line=${line%$'\r'}
       line=${line%$'\n'}
+      line=${line%$'\r'}
       if [[ $line == *CAND:* ]]; then print -r -- "$current"$'\t'"${line#*CAND:}"; found=1; fi
       [[ $line == *$1* ]] && return 0
     else

@@ -100,7 +100,8 @@ describe('CLI conventions (real control plane, agent on test:///default)', funct
       timeout: 220_000,
     })
     const offered = out.split('\n').filter(Boolean).map((l) => l.split('\t'))
-    return lines.map((line) => offered.filter(([typed, candidate]) => typed === line && candidate).map(([, candidate]) => candidate).sort())
+    // A set: zsh lists a match once, however often it was added (the first TAB, which autoloads the function file, adds them twice).
+    return lines.map((line) => [...new Set(offered.filter(([typed, candidate]) => typed === line && candidate).map(([, candidate]) => candidate))].sort())
   }
 
   it('completes instance, host and image names in zsh, on every TAB, and commands as before', async () => {
