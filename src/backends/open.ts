@@ -10,6 +10,8 @@ export interface OpenOptions {
   /** Where the backend may keep state; default <stateDir>/<kind>. */
   stateDir?: string
   log?: Logger
+  /** A short-lived command that mostly reads (BackendContext.shortLived). */
+  shortLived?: boolean
 }
 
 const quiet: Logger = {debug() {}, info() {}, warn() {}}
@@ -27,6 +29,7 @@ export async function openBackend<K extends BackendKind>(
     config,
     stateDir: options.stateDir ?? join(config.stateDir, kind),
     log: options.log ?? quiet,
+    shortLived: options.shortLived,
   })
 }
 

@@ -33,7 +33,7 @@ export default class Complete extends EcCommand<typeof Complete> {
     const config = await this.effectiveConfig()
     switch (kind) {
       case 'instance': {
-        const transport = await this.backend(config, 'transport')
+        const transport = await this.backend(config, 'transport', {shortLived: true})
         return async () => (await transport.list(keys.names())).items.map((kv) => kv.key.slice(keys.names().length))
       }
 

@@ -90,7 +90,7 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
       overrides,
       cacheDir,
     })
-    const transport = await openBackend(registry, config.values, 'transport')
+    const transport = await openBackend(registry, config.values, 'transport', {shortLived: true})
     opened.push(transport)
     const records = (await new InstanceStore(transport).list()).records.map((r) => r.value)
     const rows = sortRows(selectInstances(records, flags), plan)

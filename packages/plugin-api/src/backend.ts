@@ -77,6 +77,13 @@ export interface BackendContext<S extends object = Record<string, unknown>> {
   /** A directory the backend may keep state in (created on demand). */
   stateDir: string
   log: Logger
+  /**
+   * The process opening the backend is a short-lived CLI command that mostly
+   * reads (`ec instance list`, `show`, completion) and exits: a backend may
+   * trade what only long-lived processes need for a quicker start. Agents,
+   * `ec up` and every command that watches or writes much leave it unset.
+   */
+  shortLived?: boolean
 }
 
 export interface BackendDescriptor<K extends BackendKind = BackendKind> {

@@ -1,19 +1,14 @@
 // The etcd v3 transport: every key lives under the configured prefix, values
 // are strings, revisions are etcd's mod revisions (decimal strings).
-//
-// Reads (get, list) go through etcd's JSON gateway over HTTPS (gateway.ts);
-// writes, watches and leases through the gRPC client, which is loaded on the
-// first of them: a command that only reads never loads gRPC.
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {Etcd3, IKeyValue, IOptions, Lease as EtcdLease, Watcher} from 'etcd3'
-import type * as Cockatiel from 'cockatiel'
+import {handleWhen, noop, retry} from 'cockatiel'
+import {Etcd3, type IKeyValue, type IOptions, type Lease as EtcdLease, type Watcher} from 'etcd3'
 import {
   type KeyValue,
   type Lease,
   loadClientTls,
   type ServiceHealth,
-  type TlsMaterial,
   type TransportBackend,
   type TxnGuard,
   type TxnOp,
@@ -25,7 +20,6 @@ import {
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
-import {EtcdGateway, GatewayUnsupportedError, type GatewayKeyValue} from './gateway.js'
 
 /**
  * grpc-js's words for a call that found no connection to its member: it was
@@ -37,49 +31,30 @@ const NEVER_SENT = /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNRE
 const PROBE_ATTEMPTS = 5
 
 export class EtcdTransport implements TransportBackend {
-  private clientPromise?: Promise<Etcd3>
-  private closed = false
+  private readonly client: Etcd3
   private readonly prefix: string
-  private readonly tls?: TlsMaterial
-  /** Reads over the JSON gateway; undefined once etcd turned out to serve none (or with etcd auth: gRPC then). */
-  private gateway?: EtcdGateway
   /** Open watches, closed with the transport: etcd3 would otherwise keep reconnecting them. */
   private readonly watches = new Set<WatchHandle>()
 
   constructor(private readonly settings: EtcdSettings) {
     // A trailing slash keeps "/ec" from matching "/ec2/…" in prefix reads.
     this.prefix = settings.prefix.endsWith('/') ? settings.prefix : settings.prefix + '/'
-    // Read now: a bundle that cannot be read is a config error at once, whichever path asks first.
-    this.tls = settings.tls ? loadClientTls(settings.tls, 'etcd') : undefined
-    // etcd's user/password authentication takes a token dance the gateway path does not do: gRPC reads then.
-    if (!settings.username) this.gateway = new EtcdGateway(settings.endpoints, this.tls, settings.timeoutMs)
+    this.client = new Etcd3(clientOptions(settings))
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const kv = await this.read<IKeyValue | GatewayKeyValue | undefined>(
-      async (gateway) => (await gateway.range(Buffer.from(this.full(key)))).kvs[0],
-      async (client) => (await client.get(this.full(key)).exec()).kvs[0],
-    )
+    const response = await this.call(() => this.client.get(this.full(key)).exec())
+    const kv = response.kvs[0]
     return kv ? this.toKeyValue(kv) : undefined
   }
 
   async list(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
-    const start = Buffer.from(this.full(prefix))
-    return this.read(
-      async (gateway) => {
-        const {kvs, revision} = await gateway.range(start, prefixEnd(start))
-        return {items: kvs.map((kv) => this.toKeyValue(kv)), revision}
-      },
-      async (client) => {
-        const response = await client.getAll().prefix(this.full(prefix)).exec()
-        return {items: response.kvs.map((kv) => this.toKeyValue(kv)), revision: response.header.revision}
-      },
-    )
+    const response = await this.call(() => this.client.getAll().prefix(this.full(prefix)).exec())
+    return {items: response.kvs.map((kv) => this.toKeyValue(kv)), revision: response.header.revision}
   }
 
   async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
     if (guards.length === 0 && ops.length === 0) return {ok: true}
-    const client = await this.client()
     return this.call(async () => {
       // etcd3 builds a transaction from its first comparison; with no guards
       // we compare "version >= 0", which every key (present or not) passes.
@@ -88,12 +63,12 @@ export class EtcdTransport implements TransportBackend {
       )
       if (compares.length === 0) compares.push([this.full(ops[0].key), 'Version', '>', -1])
       const [first, ...rest] = compares
-      const txn = client.if(...first)
+      const txn = this.client.if(...first)
       for (const compare of rest) txn.and(...compare)
       txn.then(
         ...ops.map((op) => {
-          if (op.op === 'delete') return client.delete().key(this.full(op.key))
-          const put = client.put(this.full(op.key)).value(op.value)
+          if (op.op === 'delete') return this.client.delete().key(this.full(op.key))
+          const put = this.client.put(this.full(op.key)).value(op.value)
           return op.lease ? put.lease(op.lease) : put
         }),
       )
@@ -103,8 +78,7 @@ export class EtcdTransport implements TransportBackend {
   }
 
   async watch(prefix: string, options: WatchOptions): Promise<WatchHandle> {
-    const client = await this.client()
-    let builder = client.watch().prefix(this.full(prefix))
+    let builder = this.client.watch().prefix(this.full(prefix))
     let delivered = BigInt(options.afterRevision ?? '0')
     if (options.afterRevision !== undefined) builder = builder.startRevision((delivered + 1n).toString())
     // Batches are handed over one at a time, in order; events at or below the
@@ -177,7 +151,7 @@ export class EtcdTransport implements TransportBackend {
     // shared is often being re-established (a TLS handshake) when it is sent.
     for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
       try {
-        await (await this.client()).kv.range({key: Buffer.from(this.full(prefix)), revision: (delivered + 1n).toString(), limit: 1})
+        await this.client.kv.range({key: Buffer.from(this.full(prefix)), revision: (delivered + 1n).toString(), limit: 1})
         break
       } catch (probeError) {
         if (/compacted/i.test((probeError as Error).message)) return new WatchCompactedError(prefix, error)
@@ -190,7 +164,7 @@ export class EtcdTransport implements TransportBackend {
   }
 
   async grantLease(ttlSeconds: number): Promise<Lease> {
-    const lease: EtcdLease = (await this.client()).lease(ttlSeconds)
+    const lease: EtcdLease = this.client.lease(ttlSeconds)
     const id = await this.call(() => lease.grant())
     const lost = new Promise<void>((resolve) => lease.once('lost', () => resolve()))
     return {
@@ -205,8 +179,7 @@ export class EtcdTransport implements TransportBackend {
   async health(): Promise<ServiceHealth> {
     const endpoint = this.settings.endpoints.join(',')
     try {
-      const client = await this.client()
-      const status = await this.call(() => client.maintenance.status())
+      const status = await this.call(() => this.client.maintenance.status())
       return {ok: true, endpoint, version: status.version}
     } catch (error) {
       return {ok: false, endpoint, detail: (error as Error).message}
@@ -214,37 +187,8 @@ export class EtcdTransport implements TransportBackend {
   }
 
   async close(): Promise<void> {
-    this.closed = true
     await Promise.all([...this.watches].map((w) => w.close().catch(() => undefined)))
-    this.gateway?.close()
-    const client = await this.clientPromise?.catch(() => undefined)
-    client?.close()
-  }
-
-  /** The gRPC client, loaded and connected on first use. */
-  private client(): Promise<Etcd3> {
-    // A client made after close() would be left reconnecting forever.
-    if (this.closed) return Promise.reject(new Error('etcd transport is closed'))
-    this.clientPromise ??= Promise.all([import('etcd3'), import('cockatiel')]).then(
-      ([{Etcd3}, cockatiel]) => new Etcd3(clientOptions(this.settings, this.tls, cockatiel)),
-    )
-    return this.clientPromise
-  }
-
-  /** A read through the gateway, or gRPC where there is none. */
-  private async read<T>(viaGateway: (gateway: EtcdGateway) => Promise<T>, viaGrpc: (client: Etcd3) => Promise<T>): Promise<T> {
-    if (this.gateway) {
-      try {
-        return await viaGateway(this.gateway)
-      } catch (error) {
-        if (!(error instanceof GatewayUnsupportedError)) throw describeEtcdError(error, this.settings.endpoints)
-        this.gateway.close()
-        this.gateway = undefined
-      }
-    }
-
-    const client = await this.client()
-    return this.call(() => viaGrpc(client))
+    this.client.close()
   }
 
   private full(key: string): string {
@@ -255,10 +199,13 @@ export class EtcdTransport implements TransportBackend {
     return key.toString().slice(this.prefix.length)
   }
 
-  private toKeyValue(kv: IKeyValue | GatewayKeyValue): KeyValue {
-    return 'mod_revision' in kv
-      ? {key: this.relative(kv.key), value: kv.value.toString(), modRevision: kv.mod_revision, createRevision: kv.create_revision}
-      : {key: this.relative(kv.key), value: kv.value.toString(), modRevision: kv.modRevision, createRevision: kv.createRevision}
+  private toKeyValue(kv: IKeyValue): KeyValue {
+    return {
+      key: this.relative(kv.key),
+      value: kv.value.toString(),
+      modRevision: kv.mod_revision,
+      createRevision: kv.create_revision,
+    }
   }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {
@@ -270,24 +217,7 @@ export class EtcdTransport implements TransportBackend {
   }
 }
 
-/** The end of the range of keys that start with `start` (etcd's prefix rule: the last byte below 0xff, plus one). */
-function prefixEnd(start: Buffer): Buffer {
-  const end = Buffer.from(start)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++
-      return end.subarray(0, i + 1)
-    }
-  }
-
-  return Buffer.from([0]) // every key
-}
-
-function clientOptions(
-  settings: EtcdSettings,
-  tls: TlsMaterial | undefined,
-  {handleWhen, noop, retry}: Pick<typeof Cockatiel, 'handleWhen' | 'noop' | 'retry'>,
-): IOptions {
+function clientOptions(settings: EtcdSettings): IOptions {
   const options: IOptions = {
     hosts: settings.endpoints,
     dialTimeout: settings.timeoutMs,
@@ -308,8 +238,8 @@ function clientOptions(
     },
   }
   if (settings.username) options.auth = {username: settings.username, password: settings.password ?? ''}
-  if (tls) {
-    const {ca, cert, key, serverName} = tls
+  if (settings.tls) {
+    const {ca, cert, key, serverName} = loadClientTls(settings.tls, 'etcd')
     options.credentials = {rootCertificate: ca ?? Buffer.alloc(0), privateKey: key, certChain: cert}
     // SNI cannot carry an IP: verify ec's etcd by the name its certificate carries for that.
     if (serverName) options.grpcOptions = {'grpc.ssl_target_name_override': serverName}

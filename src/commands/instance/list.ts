@@ -26,7 +26,7 @@ export default class InstanceList extends EcCommand<typeof InstanceList> {
   async run(): Promise<InstanceRecord[]> {
     const plan = planListing(INSTANCE_LISTING, this.flags)
     const config = await this.effectiveConfig()
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const records = (await store.list()).records.map((r) => r.value)
     return this.printListing(selectInstances(records, this.flags), plan)
   }

@@ -14,7 +14,7 @@ export default class InstanceShow extends EcCommand<typeof InstanceShow> {
 
   async run(): Promise<InstanceRecord> {
     const config = await this.effectiveConfig()
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const found = await store.find(this.args.ref)
     if (!found) throw new EcError('notFound', `no instance "${this.args.ref}"; list them with "ec instance list"`)
     this.log(describeInstance(found.value))

@@ -11,7 +11,15 @@ export default async function backends(): Promise<BackendDescriptor[]> {
       name: 'etcd',
       description: 'etcd v3: revisioned instance records, watches that resume, host leases',
       config: etcdSection,
-      async create({section}) {
+      async create({section, shortLived}) {
+        // A short-lived command reads over the JSON gateway (no gRPC to load);
+        // with etcd's user/password authentication, which the gateway path
+        // does not do, it takes the gRPC transport like everything else.
+        if (shortLived && !section.username) {
+          const {EtcdCliTransport} = await import('../cli-transport.js')
+          return new EtcdCliTransport(section)
+        }
+
         const {EtcdTransport} = await import('../transport.js')
         return new EtcdTransport(section)
       },

@@ -1,0 +1,114 @@
+// The etcd transport for short-lived CLI commands that mostly read (`ec
+// instance list`, `show`, completion): reads (get, list) go through etcd's
+// JSON gateway (gateway.ts) over node:https, so such a command never loads
+// the gRPC client (etcd3, grpc-js, protobufjs), which costs it several times
+// what the read itself does. Writes, watches, leases and health go to the
+// gRPC transport (transport.ts), loaded on the first of them.
+//
+// Only processes that open the backend with `shortLived` get this (see
+// BackendContext.shortLived): agents, `ec up` and every long-lived process
+// keep the gRPC transport for everything.
+import type {KeyValue, Lease, ServiceHealth, TlsMaterial, TransportBackend, TxnGuard, TxnOp, TxnResult, WatchHandle, WatchOptions} from '@ec/plugin-api'
+import {loadClientTls} from '@ec/plugin-api'
+
+import type {EtcdSettings} from './config.js'
+import {describeEtcdError} from './errors.js'
+import {EtcdGateway, GatewayUnsupportedError} from './gateway.js'
+import type {EtcdTransport} from './transport.js'
+
+export class EtcdCliTransport implements TransportBackend {
+  private readonly prefix: string
+  private readonly tls?: TlsMaterial
+  /** Undefined once etcd turned out to serve no gateway: gRPC reads then. */
+  private gateway?: EtcdGateway
+  private grpc?: Promise<EtcdTransport>
+  private closed = false
+
+  constructor(private readonly settings: EtcdSettings) {
+    // A trailing slash keeps "/ec" from matching "/ec2/…" in prefix reads (as transport.ts).
+    this.prefix = settings.prefix.endsWith('/') ? settings.prefix : settings.prefix + '/'
+    // Read now: a bundle that cannot be read is a config error at once, as the gRPC transport's constructor reports it.
+    this.tls = settings.tls ? loadClientTls(settings.tls, 'etcd') : undefined
+    this.gateway = new EtcdGateway(settings.endpoints, this.tls, settings.timeoutMs)
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const gateway = this.gateway
+    if (gateway) {
+      const kv = await this.viaGateway(async () => (await gateway.range(Buffer.from(this.prefix + key))).kvs[0])
+      if (kv !== null) return kv ? this.toKeyValue(kv) : undefined
+    }
+
+    return (await this.transport()).get(key)
+  }
+
+  async list(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
+    const gateway = this.gateway
+    if (gateway) {
+      const start = Buffer.from(this.prefix + prefix)
+      const answer = await this.viaGateway(() => gateway.range(start, prefixEnd(start)))
+      if (answer !== null) return {items: answer.kvs.map((kv) => this.toKeyValue(kv)), revision: answer.revision}
+    }
+
+    return (await this.transport()).list(prefix)
+  }
+
+  async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
+    return (await this.transport()).commit(guards, ops)
+  }
+
+  async watch(prefix: string, options: WatchOptions): Promise<WatchHandle> {
+    return (await this.transport()).watch(prefix, options)
+  }
+
+  async grantLease(ttlSeconds: number): Promise<Lease> {
+    return (await this.transport()).grantLease(ttlSeconds)
+  }
+
+  async health(): Promise<ServiceHealth> {
+    return (await this.transport()).health()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.gateway?.close()
+    const grpc = await this.grpc?.catch(() => undefined)
+    await grpc?.close()
+  }
+
+  /** The gateway's answer, or null when etcd serves no gateway (the caller then reads over gRPC). */
+  private async viaGateway<T>(read: () => Promise<T>): Promise<T | null> {
+    try {
+      return await read()
+    } catch (error) {
+      if (!(error instanceof GatewayUnsupportedError)) throw describeEtcdError(error, this.settings.endpoints)
+      this.gateway?.close()
+      this.gateway = undefined
+      return null
+    }
+  }
+
+  private transport(): Promise<EtcdTransport> {
+    // A client made after close() would be left reconnecting forever.
+    if (this.closed) return Promise.reject(new Error('etcd transport is closed'))
+    this.grpc ??= import('./transport.js').then(({EtcdTransport}) => new EtcdTransport(this.settings))
+    return this.grpc
+  }
+
+  private toKeyValue(kv: {key: Buffer; value: Buffer; modRevision: string; createRevision: string}): KeyValue {
+    return {key: kv.key.toString().slice(this.prefix.length), value: kv.value.toString(), modRevision: kv.modRevision, createRevision: kv.createRevision}
+  }
+}
+
+/** The end of the range of keys that start with `start` (etcd's prefix rule: the last byte below 0xff, plus one). */
+export function prefixEnd(start: Buffer): Buffer {
+  const end = Buffer.from(start)
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++
+      return end.subarray(0, i + 1)
+    }
+  }
+
+  return Buffer.from([0]) // every key
+}
