@@ -10,7 +10,9 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {join} from 'node:path'
 
+import {EtcdCliTransport} from '../../plugins/etcd/src/cli-transport.js'
 import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
+import {CertificateAuthority} from '../../src/pki/authority.js'
 import {runEc} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
 import {freePorts} from '../helpers/ports.js'
@@ -164,5 +166,33 @@ describe('ec instance list without oclif (real etcd under mutual TLS)', function
     const result = await ec(['instance', 'list', '--credentials', file])
     expect(result.code, result.stderr).to.equal(3)
     expect(result.stderr).to.match(/do not accept each other's TLS certificates/)
+  })
+
+  it('refuses and admits exactly whom the gRPC transport does: no client certificate, another CA, the admin', async () => {
+    const other = new CertificateAuthority(join(cp.sandbox.dir, 'other-ca'))
+    await other.ensure()
+    const foreign = await other.issueClient('admin')
+    const ca = join(cp.stateDir, 'pki', 'ca.crt')
+    const outcome = async (transport: EtcdTransport | EtcdCliTransport) => {
+      try {
+        return `ok ${(await transport.list('instances/')).items.map((kv) => kv.key).join(',')}`
+      } catch (error) {
+        return `refused: ${(error as {reason?: string}).reason}`
+      } finally {
+        await transport.close()
+      }
+    }
+
+    const variants = {
+      'no client certificate': {ca, serverName: 'etcd.ec'},
+      'another CA': {ca, serverName: 'etcd.ec', ...foreign},
+      admin: cp.clientTls,
+    }
+    for (const [name, tls] of Object.entries(variants)) {
+      const settings = {endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 10_000, tls}
+      const [grpc, gateway] = await Promise.all([outcome(new EtcdTransport(settings)), outcome(new EtcdCliTransport(settings))])
+      expect(gateway, name).to.equal(grpc)
+      expect(gateway, name).to.match(name === 'admin' ? /^ok instances\// : /^refused: config$/)
+    }
   })
 })

@@ -5,6 +5,8 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import etcdBackends from '../../plugins/etcd/src/hooks/backends.js'
+
 import {coreBackendHooks} from '../../src/startup/backend-hooks.js'
 import {parseListFlags} from '../../src/startup/instance-list.js'
 import {REPO_ROOT} from '../helpers/cli.js'
@@ -55,6 +57,34 @@ describe('ec instance list fast path', () => {
       expect(coreBackendHooks(REPO_ROOT, dataDir)).to.equal(undefined)
     } finally {
       rmSync(dataDir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('the etcd backend: gateway reads only for short-lived commands', () => {
+  const section = {endpoints: ['http://127.0.0.1:9'], prefix: '/ec', timeoutMs: 1000}
+  const open = async (context: {shortLived?: boolean; section?: object}) => {
+    const [descriptor] = await etcdBackends()
+    return descriptor.create({section: section, config: {}, stateDir: '/nonexistent', log: {debug() {}, info() {}, warn() {}}, ...context})
+  }
+
+  it('gives agents, ec up and every other command the gRPC transport', async () => {
+    const transport = await open({})
+    try {
+      expect(transport.constructor.name).to.equal('EtcdTransport')
+    } finally {
+      await transport.close()
+    }
+  })
+
+  it('gives a short-lived command the gateway reads, unless etcd wants a user and password', async () => {
+    const quick = await open({shortLived: true})
+    const withAuth = await open({shortLived: true, section: {...section, username: 'u', password: 'p'}})
+    try {
+      expect(quick.constructor.name).to.equal('EtcdCliTransport')
+      expect(withAuth.constructor.name).to.equal('EtcdTransport')
+    } finally {
+      await Promise.all([quick.close(), withAuth.close()])
     }
   })
 })
