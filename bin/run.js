@@ -8,14 +8,16 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 // Without loading oclif (see src/startup/): `ec`, `ec --help` and `ec help`
 // print a kept copy of the root help when there is a valid one, and
 // `ec instance list` serves what it fully understands. Everything else, and
-// whatever those decline, goes to oclif.
+// whatever those decline, goes to oclif. The list comes as one file that
+// `npm run build` bundles with esbuild (npm run bundle): Node then loads one
+// module, not the forty-odd it is made of.
 const rootHelp = argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === 'help'))
 const help = rootHelp ? await import('../dist/startup/root-help.js') : undefined
 const helpFile = help?.rootHelpFile(root, argv)
 const kept = helpFile && help.readRootHelp(helpFile)
 const served =
   kept ? (process.stdout.write(kept), true)
-  : argv[0] === 'instance' && argv[1] === 'list' ? await (await import('../dist/startup/instance-list.js')).runInstanceList(root, argv.slice(2))
+  : argv[0] === 'instance' && argv[1] === 'list' ? await (await import('../dist/startup/instance-list.bundle.js')).runInstanceList(root, argv.slice(2))
   : false
 if (!served) {
   const {execute, settings} = await import('@oclif/core')
