@@ -1,28 +1,35 @@
 // The etcd transport passes @ec/plugin-api's transport contract against a
 // real etcd (started by `ec up`), including a watch resumed across an etcd
-// restart.
+// restart: the gRPC transport every long-lived process uses, and the one
+// short-lived commands get (reads over etcd's JSON gateway, the rest over gRPC).
 import {transportContract} from '@ec/plugin-api/testing'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
+import {EtcdCliTransport} from '../src/cli-transport.js'
 import {EtcdTransport} from '../src/transport.js'
 
-describe('etcd transport, conformance', function () {
-  this.timeout(120_000)
-  let cp: TestControlPlane | undefined
-  let prefixes = 0
-  before(async () => {
-    cp = await startControlPlane()
-  })
-  after(async () => cp?.stop())
+for (const [name, Transport] of [
+  ['etcd', EtcdTransport],
+  ['etcd (short-lived: gateway reads)', EtcdCliTransport],
+] as const) {
+  describe(`${name} transport, conformance`, function () {
+    this.timeout(120_000)
+    let cp: TestControlPlane | undefined
+    let prefixes = 0
+    before(async () => {
+      cp = await startControlPlane()
+    })
+    after(async () => cp?.stop())
 
-  transportContract('etcd', {
-    create: async () => new EtcdTransport({endpoints: [cp!.etcdEndpoint], prefix: `/contract${++prefixes}`, timeoutMs: 3000, tls: cp!.clientTls}),
-    async interrupt() {
-      const down = await cp!.ec(['down'])
-      if (down.code !== 0) throw new Error(`ec down failed: ${down.stderr}`)
-      const up = await cp!.ec(['up'])
-      if (up.code !== 0) throw new Error(`ec up failed: ${up.stderr}`)
-    },
-    timeoutMs: 90_000,
+    transportContract(name, {
+      create: async () => new Transport({endpoints: [cp!.etcdEndpoint], prefix: `/contract${++prefixes}`, timeoutMs: 3000, tls: cp!.clientTls}),
+      async interrupt() {
+        const down = await cp!.ec(['down'])
+        if (down.code !== 0) throw new Error(`ec down failed: ${down.stderr}`)
+        const up = await cp!.ec(['up'])
+        if (up.code !== 0) throw new Error(`ec up failed: ${up.stderr}`)
+      },
+      timeoutMs: 90_000,
+    })
   })
-})
+}
