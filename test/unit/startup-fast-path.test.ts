@@ -63,9 +63,9 @@ describe('ec instance list fast path', () => {
 
 describe('the etcd backend: gateway reads only for short-lived commands', () => {
   const section = {endpoints: ['http://127.0.0.1:9'], prefix: '/ec', timeoutMs: 1000}
-  const open = async (context: {shortLived?: boolean; section?: object}) => {
+  const open = async (context: {shortLived?: boolean; section?: Record<string, unknown>}) => {
     const [descriptor] = await etcdBackends()
-    return descriptor.create({section: section, config: {}, stateDir: '/nonexistent', log: {debug() {}, info() {}, warn() {}}, ...context})
+    return descriptor.create({section, config: {}, stateDir: '/nonexistent', log: {debug() {}, info() {}, warn() {}}, ...context})
   }
 
   it('gives agents, ec up and every other command the gRPC transport', async () => {
