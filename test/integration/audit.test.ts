@@ -11,8 +11,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
-import {PlacementScheduler} from '../../plugins/placement/src/scheduler.js'
+import type {EtcdTransport} from '../../plugins/etcd/src/transport.js'
+import type {PlacementScheduler} from '../../plugins/placement/src/scheduler.js'
 import type {AuditReport} from '../../src/commands/audit.js'
 import {keys} from '../../src/instances/keys.js'
 import type {GuestInventory, InstanceRecord} from '../../src/instances/model.js'
@@ -20,6 +20,7 @@ import type {TxnOp} from '@ec/plugin-api'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {etcdOf, flatInventory, placementOf, wipe} from '../helpers/direct-clients.js'
 import {etcdKeys} from '../helpers/etcd.js'
 import {makeQcow2} from '../helpers/image-server.js'
 import {allocationsOf} from '../helpers/placement.js'
@@ -56,28 +57,14 @@ describe('ec audit (real etcd and Placement)', function () {
         `  base: {path: ${makeQcow2(imageDir)}}`,
       ].join('\n'),
     )
-    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls})
-    scheduler = new PlacementScheduler({
-      url: cp.placementUrl,
-      tls: cp.clientTls,
-      token: 'admin',
-      projectId: 'ec',
-      userId: 'ec',
-      policy: 'pack',
-      candidateLimit: 20,
-      claimRounds: 3,
-      timeoutMs: 10_000,
-    })
+    transport = etcdOf(cp)
+    scheduler = placementOf(cp)
     for (const host of [hostA, hostB]) {
       await scheduler.registerHost({
         id: host.id,
         name: host.name,
         traits: [host.trait],
-        inventory: [
-          {resourceClass: 'VCPU', total: 2, reserved: 0, allocationRatio: 1},
-          {resourceClass: 'MEMORY_MB', total: 4096, reserved: 0, allocationRatio: 1},
-          {resourceClass: 'DISK_GB', total: 100, reserved: 0, allocationRatio: 1},
-        ],
+        inventory: flatInventory({VCPU: 2, MEMORY_MB: 4096, DISK_GB: 100}),
       })
     }
   })
@@ -91,11 +78,7 @@ describe('ec audit (real etcd and Placement)', function () {
 
   // Every test starts from an empty etcd prefix and no allocation on any host.
   afterEach(async () => {
-    const {items} = await transport.list('')
-    if (items.length > 0) await transport.commit([], items.map((kv): TxnOp => ({op: 'delete', key: kv.key})))
-    for (const host of await scheduler.listHosts()) {
-      for (const consumer of Object.keys(await scheduler.hostAllocations(host.id))) await scheduler.release(consumer)
-    }
+    await wipe(transport, scheduler)
   })
 
   async function audit(...flags: string[]): Promise<{code: number; report: AuditReport}> {

@@ -14,6 +14,7 @@ import {InstanceStore} from '../../src/instances/store.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson, type RunResult} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {guestConfigLines} from '../helpers/guest-config.js'
 import {etcdKeys} from '../helpers/etcd.js'
 import {startImageServer, type ImageServer} from '../helpers/image-server.js'
 import {freePorts} from '../helpers/ports.js'
@@ -80,13 +81,7 @@ describe('real guests under qemu (TCG) through ec', function () {
     writeFileSync(
       cp.configFile,
       [
-        `stateDir: ${cp.stateDir}`,
-        'controlPlane:',
-        `  etcd: {clientPort: ${new URL(cp.etcdEndpoint).port}, peerPort: ${(await freePorts(1))[0]}}`,
-        `  placement: {port: ${new URL(cp.placementUrl).port}}`,
-        'backends: {metadata: mdserver}',
-        `libvirt: {uri: "qemu:///system", instancesDir: ${join(work, 'instances')}, imageCacheDir: ${join(work, 'cache')}}`,
-        `metadata: {port: ${metadataPort}, dataDir: ${join(work, 'metadata')}}`,
+        ...(await guestConfigLines(cp, {work, metadataPort})),
         'compute:',
         '  guestReadyTimeoutSeconds: 180',
         '  inventory: {VCPU: 8, MEMORY_MB: 4096, DISK_GB: 100}',

@@ -17,6 +17,7 @@ import {InstanceStore} from '../../src/instances/store.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson, runEc, type RunResult} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {guestConfigLines} from '../helpers/guest-config.js'
 import {debianImage} from '../helpers/debian-image.js'
 import {etcdKeys} from '../helpers/etcd.js'
 import {allocationsOf} from '../helpers/placement.js'
@@ -77,13 +78,7 @@ describe('a Debian 12 cloud image through ec (TCG)', function () {
     writeFileSync(
       cp.configFile,
       [
-        `stateDir: ${cp.stateDir}`,
-        'controlPlane:',
-        `  etcd: {clientPort: ${new URL(cp.etcdEndpoint).port}, peerPort: ${(await freePorts(1))[0]}}`,
-        `  placement: {port: ${new URL(cp.placementUrl).port}}`,
-        'backends: {metadata: mdserver}',
-        `libvirt: {uri: "qemu:///system", instancesDir: ${join(work, 'instances')}, imageCacheDir: ${join(work, 'cache')}}`,
-        `metadata: {port: ${metadataPort}, dataDir: ${join(work, 'metadata')}}`,
+        ...(await guestConfigLines(cp, {work, metadataPort})),
         // A loaded 2-core machine has taken 15 minutes to boot it under TCG.
         'scheduling: {waitTimeoutSeconds: 1800}',
         'compute:',

@@ -8,16 +8,16 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
-import {PlacementScheduler} from '../../plugins/placement/src/scheduler.js'
+import type {EtcdTransport} from '../../plugins/etcd/src/transport.js'
+import type {PlacementScheduler} from '../../plugins/placement/src/scheduler.js'
 import type {AuditReport} from '../../src/commands/audit.js'
 import type {GroupRecord} from '../../src/groups/model.js'
 import type {GroupView} from '../../src/groups/view.js'
 import type {InstanceRecord} from '../../src/instances/model.js'
 import {InstanceStore} from '../../src/instances/store.js'
-import type {TxnOp} from '@ec/plugin-api'
 import {parseJson, runEc, type RunResult} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {etcdOf, flatInventory, placementOf, wipe} from '../helpers/direct-clients.js'
 import {makeQcow2} from '../helpers/image-server.js'
 import {allocationsOf, providers} from '../helpers/placement.js'
 
@@ -50,30 +50,16 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
         `  base: {path: ${makeQcow2(imageDir)}}`,
       ].join('\n'),
     )
-    transport = new EtcdTransport({endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 5000, tls: cp.clientTls})
+    transport = etcdOf(cp)
     store = new InstanceStore(transport)
-    scheduler = new PlacementScheduler({
-      url: cp.placementUrl,
-      tls: cp.clientTls,
-      token: 'admin',
-      projectId: 'ec',
-      userId: 'ec',
-      policy: 'pack',
-      candidateLimit: 20,
-      claimRounds: 3,
-      timeoutMs: 10_000,
-    })
+    scheduler = placementOf(cp)
     // Room for all 20 on every host: only the group's policy can refuse one.
     for (const name of HOSTS) {
       await scheduler.registerHost({
         id: randomUUID(),
         name,
         traits: [],
-        inventory: [
-          {resourceClass: 'VCPU', total: CONCURRENT, reserved: 0, allocationRatio: 1},
-          {resourceClass: 'MEMORY_MB', total: 128 * CONCURRENT, reserved: 0, allocationRatio: 1},
-          {resourceClass: 'DISK_GB', total: CONCURRENT, reserved: 0, allocationRatio: 1},
-        ],
+        inventory: flatInventory({VCPU: CONCURRENT, MEMORY_MB: 128 * CONCURRENT, DISK_GB: CONCURRENT}),
       })
     }
   })
@@ -93,11 +79,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
       if (deleted.code !== 0) throw new Error(`cleanup: ec instance delete failed (exit ${deleted.code}): ${deleted.stderr}`)
     }
 
-    const {items} = await transport.list('')
-    if (items.length > 0) await transport.commit([], items.map((kv): TxnOp => ({op: 'delete', key: kv.key})))
-    for (const host of await scheduler.listHosts()) {
-      for (const consumer of Object.keys(await scheduler.hostAllocations(host.id))) await scheduler.release(consumer)
-    }
+    await wipe(transport, scheduler)
   })
 
   async function createGroup(name: string, ...flags: string[]): Promise<GroupRecord> {

@@ -18,6 +18,7 @@ import {InstanceStore} from '../../src/instances/store.js'
 import {startAgent, type RunningAgent} from '../helpers/agent.js'
 import {parseJson, runEc, type RunResult} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
+import {guestConfigLines} from '../helpers/guest-config.js'
 import {allocationsOf} from '../helpers/placement.js'
 import {freePorts} from '../helpers/ports.js'
 import {testImage} from '../helpers/test-image.js'
@@ -93,13 +94,7 @@ describe('a forwarded port taken before the guest starts', function () {
     writeFileSync(
       cp.configFile,
       [
-        `stateDir: ${cp.stateDir}`,
-        'controlPlane:',
-        `  etcd: {clientPort: ${new URL(cp.etcdEndpoint).port}, peerPort: ${(await freePorts(1))[0]}}`,
-        `  placement: {port: ${new URL(cp.placementUrl).port}}`,
-        'backends: {metadata: mdserver}',
-        `libvirt: {uri: "${URI}", instancesDir: ${join(work, 'instances')}, imageCacheDir: ${join(work, 'cache')}}`,
-        `metadata: {port: ${metadataPort}, dataDir: ${join(work, 'metadata')}}`,
+        ...(await guestConfigLines(cp, {work, metadataPort, libvirtUri: URI})),
         'compute:',
         '  guestReadyTimeoutSeconds: 300',
         '  inventory: {VCPU: 8, MEMORY_MB: 4096, DISK_GB: 100}',

@@ -13,6 +13,7 @@ import {MemoryHypervisor, MemoryScheduler, MemoryTransport} from '@ec/plugin-api
 import {buildInstance, type HostServices} from '../../src/agent/build.js'
 import {keys} from '../../src/instances/keys.js'
 import type {InstanceSpec} from '../../src/instances/model.js'
+import {smallSpec} from '../helpers/instance-spec.js'
 import {InstanceStore} from '../../src/instances/store.js'
 import {createInstance} from '../../src/scheduling/create.js'
 import {deleteInstance} from '../../src/scheduling/delete.js'
@@ -47,19 +48,7 @@ describe('create, build and delete on in-memory backends', () => {
   })
 
   function spec(overrides: Partial<InstanceSpec> = {}): InstanceSpec {
-    return {
-      vcpus: 1,
-      memoryMb: 512,
-      diskGb: 1,
-      resources: {VCPU: 1, MEMORY_MB: 512, DISK_GB: 1},
-      requiredTraits: [],
-      forbiddenTraits: [],
-      memberOf: [],
-      image: {ref: image, path: image},
-      publicKeys: [],
-      meta: {},
-      ...overrides,
-    }
+    return smallSpec(image, overrides)
   }
 
   function host(hypervisor: MemoryHypervisor, capabilities: HypervisorCapabilities): HostServices {

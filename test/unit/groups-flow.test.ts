@@ -7,6 +7,7 @@ import {MemoryScheduler, MemoryTransport} from '@ec/plugin-api/testing'
 
 import {GroupPlacement, GroupStore} from '../../src/groups/store.js'
 import type {InstanceSpec} from '../../src/instances/model.js'
+import {smallSpec} from '../helpers/instance-spec.js'
 import {InstanceStore} from '../../src/instances/store.js'
 import {createInstance} from '../../src/scheduling/create.js'
 import {deleteInstance} from '../../src/scheduling/delete.js'
@@ -38,19 +39,7 @@ describe('server groups on in-memory backends (concurrent creates race the group
   })
   afterEach(() => transport.close())
 
-  const spec = (group: string): InstanceSpec => ({
-    vcpus: 1,
-    memoryMb: 512,
-    diskGb: 1,
-    resources: {VCPU: 1, MEMORY_MB: 512, DISK_GB: 1},
-    requiredTraits: [],
-    forbiddenTraits: [],
-    memberOf: [],
-    image: {ref: '/dev/null', path: '/dev/null'},
-    publicKeys: [],
-    meta: {},
-    group,
-  })
+  const spec = (group: string): InstanceSpec => smallSpec('/dev/null', {group})
 
   const createMany = (group: string, count: number) =>
     Promise.allSettled(
