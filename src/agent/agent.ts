@@ -65,6 +65,8 @@ export interface AgentOptions {
  * stall ends in ERROR although nothing was wrong with it.
  */
 const AGENT_STALL_BUDGET_MS = 120_000
+/** How long a resync waits for this round's removals of unassigned guests before publishing anyway. */
+const REMOVAL_PATIENCE_MS = 10_000
 
 export class ComputeAgent {
   private readonly store: InstanceStore
@@ -198,7 +200,8 @@ export class ComputeAgent {
     // Assignments before guests: a build that defines its domain after the
     // listing is in the queue by the time the guests are looked at.
     const {items, revision} = await this.store.readAll(keys.assignments(this.hostId))
-    const guests = await hypervisor.list()
+    let listedAt = now()
+    let guests = await hypervisor.list()
     // Unknown (the scheduler does not answer) skips the allocation checks this round.
     const held = await scheduler.hostAllocations(this.hostId).catch((error: unknown) => {
       this.options.log.warn(`cannot list this host's allocations: ${(error as Error).message}; checking them next round`)
@@ -214,11 +217,18 @@ export class ComputeAgent {
       this.settle(assignment, record, defined, held)
     }
 
-    for (const guest of guests) {
-      if (!assigned.has(guest.id) && !this.queue.has(guest.id)) this.run(guest.id, 'remove an unassigned guest', () => this.removeUnassigned(guest.id))
+    const removals = guests
+      .filter((guest) => !assigned.has(guest.id) && !this.queue.has(guest.id))
+      .map((guest) => this.run(guest.id, 'remove an unassigned guest', () => this.removeUnassigned(guest.id)))
+    if (removals.length > 0) {
+      // Guests deleted while this host was cut off (a delete that found it down released their
+      // allocations): publish what runs once they are gone, not the listing that still had them.
+      await Promise.race([Promise.all(removals), sleep(REMOVAL_PATIENCE_MS, undefined, {ref: false})])
+      listedAt = now()
+      guests = await hypervisor.list()
     }
 
-    await this.publishGuests(guests).catch((error: unknown) =>
+    await this.publishGuests(guests, listedAt).catch((error: unknown) =>
       this.options.log.warn(`cannot publish the guest inventory: ${(error as Error).message}`),
     )
     return revision
@@ -252,8 +262,8 @@ export class ComputeAgent {
   }
 
   /** Queue a job for one instance; its failure is logged, and the next resync tries again. */
-  private run(id: string, what: string, job: (signal: AbortSignal) => Promise<void>, options: {preempt?: boolean} = {}): void {
-    this.queue.push(
+  private run(id: string, what: string, job: (signal: AbortSignal) => Promise<void>, options: {preempt?: boolean} = {}): Promise<void> {
+    return this.queue.push(
       id,
       (signal) =>
         job(signal).catch((error: unknown) => {
@@ -339,9 +349,11 @@ export class ComputeAgent {
   }
 
   /** The guests this host has, on the liveness lease (gone with the agent), for `ec audit`. */
-  private async publishGuests(guests: GuestSummary[]): Promise<void> {
+  private async publishGuests(guests: GuestSummary[], listedAt: string): Promise<void> {
     if (!this.lease) return
-    const inventory: GuestInventory = {at: now(), guests: guests.map(({id, name, state, defined}) => ({id, name, state, defined}))}
+    // Stamped with when the hypervisor was asked, not when the write went out: a reader waiting for
+    // a fresh inventory must not get a listing taken before it started waiting.
+    const inventory: GuestInventory = {at: listedAt, guests: guests.map(({id, name, state, defined}) => ({id, name, state, defined}))}
     // One attempt, without the store's patience for stalls: a stalled publish must not hold up the
     // resyncs after it, and the next resync publishes a fresher inventory anyway.
     await this.options.backends.transport.commit([], [{op: 'put', key: keys.guests(this.hostId), value: JSON.stringify(inventory), lease: this.lease.id}])

@@ -20,9 +20,12 @@ export class WorkQueue {
     this.limit = pLimit(concurrency)
   }
 
-  /** Queue `job` for `key`; with `preempt`, abort what is queued or running for that key first. */
-  push(key: string, job: Job, options: {preempt?: boolean} = {}): void {
-    if (!this.accepting) return
+  /**
+   * Queue `job` for `key`; with `preempt`, abort what is queued or running for
+   * that key first. Resolves when the job has run (never rejects).
+   */
+  push(key: string, job: Job, options: {preempt?: boolean} = {}): Promise<void> {
+    if (!this.accepting) return Promise.resolve()
     const chain = this.chains.get(key) ?? {tail: Promise.resolve(), controllers: new Set<AbortController>()}
     if (options.preempt) for (const c of chain.controllers) c.abort()
     const controller = new AbortController()
@@ -36,6 +39,7 @@ export class WorkQueue {
       })
     chain.tail = tail
     this.chains.set(key, chain)
+    return tail
   }
 
   /** Whether work for `key` is queued or running. */

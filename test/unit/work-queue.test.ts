@@ -67,4 +67,19 @@ describe('agent work queue', () => {
     expect(ran).to.equal(false)
     expect(queue.busy).to.equal(0)
   })
+
+  it('push resolves once its job has run, after the jobs queued before it for the key, and also when it failed', async () => {
+    const queue = new WorkQueue(2)
+    const log: string[] = []
+    void queue.push('x', async () => {
+      await sleep(20)
+      log.push('first')
+    })
+    await queue.push('x', async () => {
+      log.push('second')
+      throw new Error('reported by the job itself')
+    })
+    expect(log).to.deep.equal(['first', 'second'])
+    expect(queue.has('x')).to.equal(false)
+  })
 })
