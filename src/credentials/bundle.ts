@@ -3,7 +3,7 @@
 // endpoints — in one owner-only JSON file. Plugins read the PEMs from it
 // themselves (etcd.tls.credentials, placement.tls.credentials).
 import {readFileSync} from 'node:fs'
-import {open} from 'node:fs/promises'
+import {open, rename, rm} from 'node:fs/promises'
 
 import {EcError} from '../errors.js'
 import type {ClientCredentials} from '@ec/plugin-api'
@@ -45,11 +45,37 @@ export function readBundle(file: string, origin = 'credentials'): CredentialsBun
   return parsed as CredentialsBundle
 }
 
-/** Write a bundle readable only by its owner; refuses to replace a file unless `replace`. */
+/**
+ * Write a bundle readable only by its owner; refuses to replace a file unless
+ * `replace`. A replacement is written beside the file and renamed over it:
+ * every ec command and agent may read the bundle at any moment (ec up rewrites
+ * the local one on each start) and must see the old bundle or the new one,
+ * never half of one.
+ */
 export async function writeBundle(file: string, bundle: CredentialsBundle, options: {replace: boolean}): Promise<void> {
+  const content = JSON.stringify(bundle, null, 2) + '\n'
+  if (!options.replace) {
+    await writeOwnerOnly(file, content)
+    return
+  }
+
+  const temp = `${file}.${process.pid}.tmp`
+  try {
+    await rm(temp, {force: true}) // left by a process of this pid that died mid-write
+    await writeOwnerOnly(temp, content)
+    await rename(temp, file)
+  } catch (error) {
+    await rm(temp, {force: true})
+    if (error instanceof EcError) throw error
+    throw new EcError('environment', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); check the directory's permissions`)
+  }
+}
+
+/** Create `file` (it must not exist) with mode 0600 and `content`. */
+async function writeOwnerOnly(file: string, content: string): Promise<void> {
   let handle
   try {
-    handle = await open(file, options.replace ? 'w' : 'wx', 0o600)
+    handle = await open(file, 'wx', 0o600)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EEXIST') throw new EcError('conflict', `${file} exists already; choose another --out or remove it`)
@@ -57,8 +83,7 @@ export async function writeBundle(file: string, bundle: CredentialsBundle, optio
   }
 
   try {
-    await handle.chmod(0o600) // an existing file keeps its mode on open()
-    await handle.writeFile(JSON.stringify(bundle, null, 2) + '\n')
+    await handle.writeFile(content)
   } finally {
     await handle.close()
   }
