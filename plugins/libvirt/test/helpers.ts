@@ -45,13 +45,5 @@ export function only(parent: Element, tag: string): Element {
   return found[0]
 }
 
-/** The error an async call fails with (fails the test if it succeeds). */
-export async function rejection(promise: Promise<unknown>): Promise<Error & {reason?: string}> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & {reason?: string}
-  }
-
-  throw new Error('expected the call to fail, but it succeeded')
-}
+/** The error an async call fails with (fails the test if it succeeds): the plugin API's tests' own. */
+export {rejection} from '../../../packages/plugin-api/test/helpers.js'
