@@ -2,9 +2,9 @@
 // a real Placement (started by `ec up`).
 import {schedulerContract} from '@ec/plugin-api/testing'
 
-import {credentialsFor} from '../../../test/helpers/credentials.js'
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {PlacementScheduler} from '../src/scheduler.js'
+import {settingsFor} from './settings.js'
 
 describe('Placement scheduler, conformance', function () {
   this.timeout(120_000)
@@ -16,19 +16,7 @@ describe('Placement scheduler, conformance', function () {
 
   schedulerContract('placement', {
     async create() {
-      const url = cp!.placementUrl
-      const credentials = credentialsFor(url)
-      return new PlacementScheduler({
-        url,
-        ...(credentials ? {tls: {credentials}} : {}),
-        token: 'admin',
-        projectId: 'ec-test',
-        userId: 'ec-test',
-        policy: 'pack',
-        candidateLimit: 20,
-        claimRounds: 5,
-        timeoutMs: 10_000,
-      })
+      return new PlacementScheduler(settingsFor(cp!.placementUrl))
     },
     timeoutMs: 90_000,
   })

@@ -7,27 +7,10 @@ import type {AxiosInstance} from 'axios'
 import {expect} from 'chai'
 import type {HostRegistration, Inventory, ResourceRequest} from '@ec/plugin-api'
 
-import {credentialsFor} from '../../../test/helpers/credentials.js'
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {freePorts} from '../../../test/helpers/ports.js'
-import type {PlacementSettings} from '../src/config.js'
 import {PlacementScheduler} from '../src/scheduler.js'
-
-function settingsFor(url: string, overrides: Partial<PlacementSettings> = {}): PlacementSettings {
-  const credentials = credentialsFor(url)
-  return {
-    url,
-    ...(credentials ? {tls: {credentials}} : {}),
-    token: 'admin',
-    projectId: 'ec-test',
-    userId: 'ec-test',
-    policy: 'pack',
-    candidateLimit: 20,
-    claimRounds: 5,
-    timeoutMs: 10_000,
-    ...overrides,
-  }
-}
+import {settingsFor} from './settings.js'
 
 function uniqueTrait(): string {
   return `CUSTOM_T_${randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase()}`
