@@ -56,11 +56,16 @@ async function explainNoCandidates(client: PlacementClient, request: ResourceReq
  * providers of its aggregates, each read once however many hosts reach it.
  */
 async function capacityOfHosts(client: PlacementClient, hosts: ResourceProvider[]): Promise<HostCapacity[]> {
-  const all = await client.listProviders()
+  // Each tree once, by its root: filtering every provider for every host costs hosts × providers.
+  const trees = new Map<string, ResourceProvider[]>()
+  for (const provider of await client.listProviders()) {
+    trees.set(provider.root_provider_uuid, [...(trees.get(provider.root_provider_uuid) ?? []), provider])
+  }
+
   const sharing = await sharingProviders(client)
   const sharingAggregates = new Map(await mapLimit(sharing, 8, async (p) => [p.uuid, (await client.getAggregates(p.uuid)).aggregates] as const))
   const reach = await mapLimit(hosts, 8, async (host) => {
-    const own = all.filter((provider) => provider.root_provider_uuid === host.uuid)
+    const own = trees.get(host.uuid) ?? []
     if (sharing.length === 0) return {host, providers: own}
     const {aggregates} = await client.getAggregates(host.uuid)
     const shared = sharing.filter((p) => p.uuid !== host.uuid && sharingAggregates.get(p.uuid)?.some((agg) => aggregates.includes(agg)))
