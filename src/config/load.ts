@@ -13,7 +13,8 @@ import {controlPlaneAddress, coreDefaults, type CoreConfig, localCredentialsFile
 import {findConfigFile} from './file.js'
 import {composeSchema} from './schema.js'
 import {secretPaths} from './secrets.js'
-import {configValidator} from './validator.js'
+import {schemaErrors} from './validator.js'
+import {byCodeUnits} from '../order.js'
 
 export type Origin =
   | {kind: 'default'}
@@ -87,7 +88,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   const effective = layered(defaults, found?.contents, envOverrides, flagOverrides, fileOrigin)
   // By key: plugins' hooks answer in whatever order they finish, and the
   // compiled validator is kept under the schema's hash (validator.ts).
-  const schema = composeSchema(Object.fromEntries([...sections].sort((a, b) => a.key.localeCompare(b.key)).map((s) => [s.key, s.schema])))
+  const schema = composeSchema(Object.fromEntries([...sections].sort((a, b) => byCodeUnits(a.key, b.key)).map((s) => [s.key, s.schema])))
   await validate(effective, schema, options.cacheDir)
   return {values: effective.values as EcConfig, origins: effective.origins, file: found?.file, secrets: secretPaths(schema, effective.values)}
 }
@@ -232,9 +233,8 @@ async function validate(
   schema: JsonSchema,
   cacheDir: string | undefined,
 ): Promise<void> {
-  const check = await configValidator(schema, cacheDir)
-  if (check(config.values)) return
-  const errors = check.errors ?? []
+  const errors = await schemaErrors(schema, config.values, cacheDir)
+  if (!errors) return
   const first = describeSchemaError(errors[0], config.origins, schema)
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : ''
   throw new EcError('config', `${first}${more}`)

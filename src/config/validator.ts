@@ -2,7 +2,12 @@
 // rest of a command's start-up, and the schema only changes when plugins do,
 // so the compiled code (Ajv's standalone output) is kept in the cache
 // directory under the schema's hash; later runs load it without Ajv at all.
+// A config that passed is remembered too (an empty file named by the hash of
+// schema and values): validation is a pure function of the two (no defaults
+// filled in, no coercion), and a command like `ec instance list` runs with the
+// same config time after time, so it need not even load the validator again.
 import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -17,11 +22,21 @@ export interface Validator {
 const require = createRequire(import.meta.url)
 const AJV_OPTIONS = {allErrors: true, strict: false, code: {source: true}} as const
 
-export async function configValidator(schema: object, cacheDir?: string): Promise<Validator> {
+/** Undefined when `values` satisfy `schema`, else Ajv's errors. */
+export async function schemaErrors(schema: object, values: unknown, cacheDir?: string): Promise<ErrorObject[] | undefined> {
+  const digest = cacheDir ? await schemaDigest(schema) : undefined
+  const passed = cacheDir && digest ? join(cacheDir, 'validators', `valid-${hash(digest, JSON.stringify(values))}`) : undefined
+  if (passed && existsSync(passed)) return undefined
+  const check = await configValidator(schema, cacheDir, digest)
+  if (!check(values)) return check.errors ?? []
+  // The validator's own file made the directory; a cache we cannot write only costs speed.
+  if (passed) await writeFile(passed, '').catch(() => undefined)
+  return undefined
+}
+
+export async function configValidator(schema: object, cacheDir?: string, digest?: string): Promise<Validator> {
   if (!cacheDir) return (await compile(schema)).validate
-  const ajvVersion = (JSON.parse(await readFile(require.resolve('ajv/package.json'), 'utf8')) as {version: string}).version
-  const digest = createHash('sha256').update(ajvVersion).update(JSON.stringify(schema)).digest('hex').slice(0, 24)
-  const file = join(cacheDir, 'validators', `config-${digest}.cjs`)
+  const file = join(cacheDir, 'validators', `config-${digest ?? (await schemaDigest(schema))}.cjs`)
   try {
     return require(file) as Validator
   } catch {
@@ -38,6 +53,18 @@ export async function configValidator(schema: object, cacheDir?: string): Promis
   }
 
   return validate
+}
+
+/** Names the compiled validator: the schema and the Ajv that compiled it. */
+async function schemaDigest(schema: object): Promise<string> {
+  const ajvVersion = (JSON.parse(await readFile(require.resolve('ajv/package.json'), 'utf8')) as {version: string}).version
+  return hash(ajvVersion, JSON.stringify(schema))
+}
+
+function hash(...parts: string[]): string {
+  const sha = createHash('sha256')
+  for (const part of parts) sha.update(part).update('\0')
+  return sha.digest('hex').slice(0, 24)
 }
 
 async function compile(schema: object): Promise<{validate: Validator; code: string}> {

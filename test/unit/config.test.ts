@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadConfig} from '../../src/config/load.js'
@@ -222,6 +222,25 @@ describe('config loading', () => {
       const error = await rejection(load())
       expect(error.message).to.equal(`config file "${join(cwd, 'ec.config.yaml')}" (found by the search) is not a regular file; point at a YAML, JSON or JS file`)
     })
+  })
+
+  it('remembers a config that passed, and still refuses a changed one that does not', async () => {
+    const cacheDir = join(sandbox.dir, 'cache')
+    const file = join(cwd, 'ec.config.yaml')
+    const passed = () => readdirSync(join(cacheDir, 'validators')).filter((f) => f.startsWith('valid-'))
+    writeFileSync(file, 'kv:\n  timeoutMs: 5\n')
+    expect((await load({cacheDir})).values.kv).to.include({timeoutMs: 5})
+    expect(passed()).to.have.length(1)
+    // Served from the mark: the compiled validator is not even read.
+    rmSync(join(cacheDir, 'validators', readdirSync(join(cacheDir, 'validators')).find((f) => f.endsWith('.cjs'))!))
+    expect((await load({cacheDir})).values.kv).to.include({timeoutMs: 5})
+    writeFileSync(file, 'kv:\n  timeoutMs: fast\n')
+    expect((await rejection(load({cacheDir}))).message).to.equal(`invalid config key "kv.timeoutMs" in ${file}: must be integer`)
+    // The same values under another schema (a section that forbids them) are checked afresh.
+    writeFileSync(file, 'kv:\n  timeoutMs: 5\n')
+    const strict: ConfigSection = {...kvSection, schema: {...kvSection.schema, properties: {...kvSection.schema.properties, timeoutMs: {type: 'integer', maximum: 1}}}}
+    expect((await rejection(load({cacheDir, sections: [strict]}))).message).to.equal(`invalid config key "kv.timeoutMs" in ${file}: must be <= 1`)
+    expect(passed()).to.have.length(1)
   })
 
   it("refuses flavor and inventory amounts beyond Placement's 2^31-1 by file and key", async () => {
