@@ -3,6 +3,7 @@ import {type InstanceRecord, STEPS} from '../instances/model.js'
 import {paintState} from './colour.js'
 import {STEP_LABELS} from './step-labels.js'
 import type {ListingSpec} from './listing-plan.js'
+import {byCodeUnits} from '../order.js'
 
 /** PENDING past its scheduling deadline: the `ec instance create` that owned it is gone. */
 export function isStalePending(record: InstanceRecord, at = Date.now()): boolean {
@@ -96,5 +97,5 @@ export function selectInstances(records: InstanceRecord[], {host, state}: Instan
   return records
     .filter((r) => !host || r.host?.name === host || r.host?.id === host)
     .filter((r) => !state || r.state === state)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .sort((a, b) => byCodeUnits(a.createdAt, b.createdAt))
 }

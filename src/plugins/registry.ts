@@ -14,6 +14,7 @@ import {
   type RegisteredBackend,
   type RegisteredSection,
 } from '@ec/plugin-api'
+import {byCodeUnits} from '../order.js'
 
 declare module '@oclif/core' {
   interface Hooks {
@@ -49,7 +50,7 @@ export class BackendRegistry {
     // Hooks answer in whatever order they finish: ec's own plugins first, then by name, so
     // which of two plugins keeps a name never depends on timing, and a plugin cannot take over a first-party backend.
     const ordered = [...answers.successes].sort(
-      (a, b) => rank(a.plugin.type) - rank(b.plugin.type) || a.plugin.name.localeCompare(b.plugin.name),
+      (a, b) => rank(a.plugin.type) - rank(b.plugin.type) || byCodeUnits(a.plugin.name, b.plugin.name),
     )
     for (const {plugin, result} of ordered) {
       if (result === undefined) continue
