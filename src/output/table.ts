@@ -1,37 +1,31 @@
 // Plain, borderless, column-aligned tables for human output (JSON output
-// never goes through here).
-import {createRequire} from 'node:module'
-
-import type TableType from 'cli-table3'
+// never goes through here): a bold upper-case head, columns two spaces apart,
+// "-" for a blank cell. Aligned by display width (string-width: colour codes
+// take no room, wide characters two). cli-table3 drew these before; its
+// layout pass spent about a second on a 1,000-instance list.
+import stringWidth from 'string-width'
 
 import {paint} from './colour.js'
 
-// Loaded when a table is drawn: `--json` and `-q` never draw one.
-const require = createRequire(import.meta.url)
-let Table: typeof TableType | undefined
-
-const NO_BORDERS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '',
-  right: '', 'right-mid': '', middle: '  ',
-}
+const GAP = 2
 
 export function renderTable(
   head: string[],
   rows: Array<Array<string | number | undefined>>,
   options: {colour?: boolean} = {},
 ): string {
-  Table ??= require('cli-table3') as typeof TableType
-  const table = new Table({
-    head: head.map((h) => paint('bold', h.toUpperCase(), options.colour ?? false)),
-    chars: NO_BORDERS,
-    style: {head: [], border: [], 'padding-left': 0, 'padding-right': 0},
-  })
-  for (const row of rows) table.push(row.map((cell) => (cell === undefined ? '-' : String(cell))))
-  return table
-    .toString()
-    .split('\n')
-    .map((line) => line.trimEnd())
+  const lines = [
+    head.map((h) => paint('bold', h.toUpperCase(), options.colour ?? false)),
+    ...rows.map((row) => row.map((cell) => (cell === undefined ? '-' : String(cell)))),
+  ]
+  const widths = lines.map((line) => line.map((cell) => stringWidth(cell)))
+  const columns = head.map((_, i) => Math.max(...widths.map((w) => w[i] ?? 0)))
+  return lines
+    .map((line, l) =>
+      line
+        .map((cell, i) => (i === line.length - 1 ? cell : cell + ' '.repeat(columns[i] - widths[l][i] + GAP)))
+        .join('')
+        .trimEnd(),
+    )
     .join('\n')
 }
