@@ -238,7 +238,7 @@ describe('config loading', () => {
     expect((await rejection(load({cacheDir}))).message).to.equal(`invalid config key "kv.timeoutMs" in ${file}: must be integer`)
     // The same values under another schema (a section that forbids them) are checked afresh.
     writeFileSync(file, 'kv:\n  timeoutMs: 5\n')
-    const strict: ConfigSection = {...kvSection, schema: {...kvSection.schema, properties: {...kvSection.schema.properties, timeoutMs: {type: 'integer', maximum: 1}}}}
+    const strict: ConfigSection = {...kvSection, schema: {...kvSection.schema, properties: {...(kvSection.schema.properties as object), timeoutMs: {type: 'integer', maximum: 1}}}}
     expect((await rejection(load({cacheDir, sections: [strict]}))).message).to.equal(`invalid config key "kv.timeoutMs" in ${file}: must be <= 1`)
     expect(passed()).to.have.length(1)
   })
