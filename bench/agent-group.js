@@ -13,6 +13,8 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {benchSchedulerSettings} from './lib.js'
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const [dir, ...names] = process.argv.slice(2)
 const credentials = process.env.EC_BENCH_CREDENTIALS
@@ -50,17 +52,7 @@ for (const name of names) {
     version,
     backends: {
       transport: new EtcdTransport({endpoints: bundle.etcd.endpoints, prefix: '/ec', timeoutMs: 10_000, tls: {credentials}}),
-      scheduler: new PlacementScheduler({
-        url: bundle.placement.urls,
-        token: 'admin',
-        projectId: 'ec',
-        userId: 'ec',
-        policy: 'spread',
-        candidateLimit: 20,
-        claimRounds: 5,
-        timeoutMs: 60_000,
-        tls: {credentials},
-      }),
+      scheduler: new PlacementScheduler(benchSchedulerSettings(bundle.placement.urls, credentials, 60_000)),
       hypervisor,
     },
   })

@@ -17,19 +17,10 @@ import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {freePort, median, round} from './lib.js'
+import {freePort, median, round, untilLine} from './lib.js'
 
 const BOOT_LINE = 'ec-test: boot'
-const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
-
-async function untilBootLine(file, start, timeoutMs = 180_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(BOOT_LINE)) return seconds(start)
-    if (Date.now() > deadline) throw new Error(`no boot line in ${file}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const untilBootLine = (file, start, timeoutMs = 180_000) => untilLine(file, BOOT_LINE, start, timeoutMs)
 
 function waitForLine(child, line) {
   return new Promise((resolve, reject) => {

@@ -33,7 +33,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {benchQemu, killQemuGuests} from './boot-qemu.js'
-import {freePort, median, round} from './lib.js'
+import {freePort, median, round, seconds, untilLine} from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const DEBIAN_RUNS = Number(process.env.BENCH_DEBIAN_RUNS ?? 1)
@@ -51,17 +51,8 @@ const {InstancePaths} = await import(join(root, 'plugins/libvirt/dist/naming.js'
 const {hostKeyAlias} = await import(join(root, 'dist/ssh/known-hosts.js'))
 const {sshArguments} = await import(join(root, 'dist/ssh/ssh-target.js'))
 
-const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
-
 /** Resolves with the seconds from `start` until `file` holds the boot line. */
-async function bootLine(file, start, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(BOOT_LINE)) return seconds(start)
-    if (Date.now() > deadline) throw new Error(`no boot line in ${file}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const bootLine = (file, start, timeoutMs = 120_000) => untilLine(file, BOOT_LINE, start, timeoutMs)
 
 const image = execFileSync('bash', [join(root, 'scripts', 'build-test-image.sh')], {encoding: 'utf8'}).trim().split('\n').at(-1)
 // Where the tests keep it (test/helpers/debian-image.ts): built once per package update, shared by every checkout.

@@ -1,4 +1,5 @@
 // Small pieces the benchmarks share.
+import {existsSync, readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 
 /** A port the kernel says is free on loopback right now. */
@@ -26,4 +27,21 @@ export async function pool(count, limit, work) {
       while (next < count) await work(next++)
     }),
   )
+}
+
+export const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
+
+/** Seconds from `start` (hrtime) until `file` holds `line`, polled every 10 ms. */
+export async function untilLine(file, line, start, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(line)) return seconds(start)
+    if (Date.now() > deadline) throw new Error(`no "${line}" in ${file} within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** The Placement scheduler settings the benches' creators and agents share (admin token, spread). */
+export function benchSchedulerSettings(url, credentials, timeoutMs) {
+  return {url, token: 'admin', projectId: 'ec', userId: 'ec', policy: 'spread', candidateLimit: 20, claimRounds: 5, timeoutMs, tls: {credentials}}
 }

@@ -23,7 +23,7 @@ import {parseArgs} from 'node:util'
 import {fileURLToPath} from 'node:url'
 import axios from 'axios'
 
-import {freePort, pool} from './lib.js'
+import {benchSchedulerSettings, freePort, pool} from './lib.js'
 
 const {values: options} = parseArgs({options: {database: {type: 'string', default: 'sqlite'}, hosts: {type: 'string'}}})
 if (!['sqlite', 'mariadb'].includes(options.database)) throw new Error('--database is sqlite or mariadb')
@@ -78,17 +78,7 @@ try {
   })
   transport = new EtcdTransport({endpoints: bundle.etcd.endpoints, prefix: '/ec', timeoutMs: 10_000, tls: {credentials}})
   store = new InstanceStore(transport)
-  scheduler = new PlacementScheduler({
-    url: placementUrl,
-    token: 'admin',
-    projectId: 'ec',
-    userId: 'ec',
-    policy: 'spread',
-    candidateLimit: 20,
-    claimRounds: 5,
-    timeoutMs: 30_000,
-    tls: {credentials},
-  })
+  scheduler = new PlacementScheduler(benchSchedulerSettings(placementUrl, credentials, 30_000))
   // Agents in groups of up to 25 per process (bench/agent-group.js: the agent `ec compute start` runs,
   // in-process): hundreds of `ec compute start` processes would not fit in memory.
   const computeSettings = JSON.stringify({workers: 16, inventory: {VCPU: 10000, MEMORY_MB: 1000000, DISK_GB: 100000}, reserved: {MEMORY_MB: 0}})
