@@ -15,7 +15,7 @@ export default class GroupList extends EcCommand<typeof GroupList> {
   async run(): Promise<GroupView[]> {
     const plan = planListing(GROUP_LISTING, this.flags)
     const config = await this.effectiveConfig()
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const [groups, {items}] = await Promise.all([new GroupStore(store).list(), store.readAll(keys.instances())])
     const records = new Map<string, InstanceRecord>()
     for (const kv of items) {

@@ -16,7 +16,7 @@ export default class GroupShow extends EcCommand<typeof GroupShow> {
   async run(): Promise<GroupView> {
     validateGroupName(this.args.name)
     const config = await this.effectiveConfig()
-    const groups = new GroupStore(new InstanceStore(await this.backend(config, 'transport')))
+    const groups = new GroupStore(new InstanceStore(await this.backend(config, 'transport', {shortLived: true})))
     const {value: group} = await groups.require(this.args.name)
     const view = viewOf(group, await groups.memberRecords(group))
     this.log(`group ${view.name} (${view.id})`)

@@ -21,7 +21,7 @@ export default class HostList extends EcCommand<typeof HostList> {
   async run(): Promise<HostListing[]> {
     const plan = planListing(HOST_LISTING, this.flags)
     const config = await this.effectiveConfig()
-    const transport = await this.backend(config, 'transport')
+    const transport = await this.backend(config, 'transport', {shortLived: true})
     const scheduler = await this.backend(config, 'scheduler')
     const [hosts, {items}] = await Promise.all([scheduler.listHosts(), transport.list(keys.hosts())])
     const alive = new Map<string, AgentPresence>()

@@ -22,7 +22,7 @@ export default class InstanceConsole extends EcCommand<typeof InstanceConsole> {
 
   async run(): Promise<void> {
     const config = await this.effectiveConfig(stateDirOverride(this.flags['state-dir']))
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const found = await store.find(this.args.ref)
     if (!found) throw new EcError('notFound', `no instance "${this.args.ref}"; list them with "ec instance list"`)
     const {id, name, host} = found.value

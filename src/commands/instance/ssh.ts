@@ -21,7 +21,7 @@ export default class InstanceSsh extends EcCommand<typeof InstanceSsh> {
 
   async run(): Promise<void> {
     const config = await this.effectiveConfig()
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const found = await store.find(this.args.ref)
     if (!found) throw new EcError('notFound', `no instance "${this.args.ref}"; list them with "ec instance list"`)
     const record = found.value

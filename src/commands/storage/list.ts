@@ -12,7 +12,7 @@ export default class StorageList extends EcCommand<typeof StorageList> {
   async run(): Promise<StorageView[]> {
     const plan = planListing(STORAGE_LISTING, this.flags)
     const config = await this.effectiveConfig()
-    const [transport, scheduler] = await Promise.all([this.backend(config, 'transport'), this.backend(config, 'scheduler')])
+    const [transport, scheduler] = await Promise.all([this.backend(config, 'transport', {shortLived: true}), this.backend(config, 'scheduler')])
     const [details, records] = await Promise.all([storageScheduler(scheduler, config.values.backends.scheduler).listStorage(), listStorageRecords(transport)])
     return this.printListing(details.map((detail) => storageView(detail, records.get(detail.id))), plan)
   }

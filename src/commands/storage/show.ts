@@ -12,7 +12,7 @@ export default class StorageShow extends EcCommand<typeof StorageShow> {
 
   async run(): Promise<StorageView> {
     const config = await this.effectiveConfig()
-    const [transport, scheduler] = await Promise.all([this.backend(config, 'transport'), this.backend(config, 'scheduler')])
+    const [transport, scheduler] = await Promise.all([this.backend(config, 'transport', {shortLived: true}), this.backend(config, 'scheduler')])
     const detail = await storageScheduler(scheduler, config.values.backends.scheduler).describeStorage(this.args.storage)
     const view = storageView(detail, await readStorageRecord(transport, detail.id))
     this.log(describeStorageView(view))
