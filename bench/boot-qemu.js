@@ -61,10 +61,16 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
     const child = spawn(process.execPath, [bin, 'instance', 'create', `qboot${i}`, '--vcpus', '1', '--memory', '256', '--disk', '1', '--image', 'test', '--wait', '--json'], {env: qenv, cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     child.stdout.on('data', (chunk) => (stdout += chunk))
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const deadline = Date.now() + 180_000
     let id
     while (!id) {
       id = existsSync(guestsDir) ? readdirSync(guestsDir).find((d) => !known.has(d) && /^[0-9a-f-]{36}$/.test(d)) : undefined
-      if (!id) await new Promise((r) => setTimeout(r, 5))
+      if (id) break
+      if (child.exitCode !== null) throw new Error(`ec instance create qboot${i} exited ${child.exitCode} before its guest appeared: ${stderr}`)
+      if (Date.now() > deadline) throw new Error(`no guest directory for qboot${i} in ${guestsDir} after 180 s (scheduled on another host?)`)
+      await new Promise((r) => setTimeout(r, 5))
     }
 
     const elapsed = await untilBootLine(join(guestsDir, id, 'console.log'), start)

@@ -279,6 +279,10 @@ async function qemuBackendBoot(libvirtBootLineS) {
   agent = undefined
   libvirtAgent.kill('SIGTERM')
   await new Promise((r) => (libvirtAgent.exitCode === null ? libvirtAgent.once('exit', r) : r()))
+  // A stopped agent's host stays a Placement candidate (its guests and
+  // allocations stay): take it out of scheduling, as an operator would.
+  const disabled = ec(['host', 'disable', 'bench-boot', '--reason', 'bench: the qemu agent takes the creates'])
+  if (disabled.status !== 0) throw new Error(`ec host disable bench-boot: ${disabled.stderr}`)
   const qemu = {qemu_runs: QEMU_RUNS, ...(await benchQemu({bin, root, dir, env, image, runs: QEMU_RUNS, adopt: (child) => (agent = child)}))}
   if (libvirtBootLineS) qemu.qemu_vs_libvirt_ratio = round(qemu.qemu_ec_to_boot_line_s / libvirtBootLineS, 2)
   return qemu
