@@ -15,7 +15,7 @@
 // Node start-up, which bench/startup reports on its own.
 import {spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {Agent} from 'node:https'
 import {availableParallelism, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -65,6 +65,37 @@ const credentials = join(dir, 'state', 'credentials.json')
 let transport
 let scheduler
 let store
+
+/** CPU seconds used so far by this run's processes, by kind (from /proc: user + system). */
+function cpuByProcess() {
+  const kinds = {creator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, agents: 0, etcd: 0, placement: 0, mariadb: 0}
+  const agentPids = new Set(agents.map((child) => child.pid))
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let cmdline
+    let stat
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+
+    const kind = agentPids.has(Number(pid)) ? 'agents' : !cmdline.includes(dir) ? undefined : /^etcd\0/.test(cmdline) ? 'etcd' : /gunicorn/.test(cmdline) ? 'placement' : /mariadbd/.test(cmdline) ? 'mariadb' : undefined
+    if (!kind) continue
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // after "pid (comm) "
+    kinds[kind] += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS // utime, stime
+  }
+
+  return kinds
+}
+
+function cpuSince(before) {
+  const now = cpuByProcess()
+  return Object.fromEntries(Object.keys(now).map((kind) => [kind, now[kind] - before[kind]]))
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).stdout.trim() || 100)
+const perInstance = (cpu) => Object.fromEntries(Object.entries(cpu).map(([kind, seconds]) => [kind, Math.round((seconds * 1000) / INSTANCES)]))
 try {
   const up = ec(['up'])
   if (up.status !== 0) throw new Error(`ec up failed: ${up.stderr}`)
@@ -138,10 +169,12 @@ try {
       }
     },
   })
+  const ecCpu = cpuByProcess()
   const ecStart = process.hrtime.bigint()
   await pool(INSTANCES, CONCURRENCY, (i) => createInstance(`bench-${i}`, spec, {store, scheduler, policy: 'spread', pendingTimeoutSeconds: 600}))
   await done
   const ecSeconds = Number(process.hrtime.bigint() - ecStart) / 1e9
+  const ecCpuSeconds = cpuSince(ecCpu)
   await watch.close()
   if (failed > 0) throw new Error(`${failed} instances ended in ERROR: ${JSON.stringify(Object.fromEntries(reasons))}`)
 
@@ -149,6 +182,7 @@ try {
   const headers = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39', 'Content-Type': 'application/json'}
   const query = new URLSearchParams({resources: 'VCPU:1,MEMORY_MB:64,DISK_GB:1', limit: '20', required: 'CUSTOM_EC_HOST,!COMPUTE_STATUS_DISABLED'})
   const consumers = []
+  const baseCpu = cpuByProcess()
   const baseStart = process.hrtime.bigint()
   await pool(INSTANCES, CONCURRENCY, async () => {
     const candidates = (await placement.get(`/allocation_candidates?${query}`, {headers})).data
@@ -160,6 +194,7 @@ try {
     consumers.push(consumer)
   })
   const baseSeconds = Number(process.hrtime.bigint() - baseStart) / 1e9
+  const baseCpuSeconds = cpuSince(baseCpu)
 
   const round = (n) => Math.round(n * 100) / 100
   const figures = {
@@ -174,6 +209,9 @@ try {
     baseline_seconds: round(baseSeconds),
     baseline_round_trips_per_second: round(INSTANCES / baseSeconds),
     ratio: round(ecSeconds / baseSeconds),
+    // Where the time goes: CPU seconds per instance (ms) of each process kind, in each phase.
+    ec_cpu_ms_per_instance: perInstance(ecCpuSeconds),
+    baseline_cpu_ms_per_instance: perInstance(baseCpuSeconds),
     target_ratio: 1.3,
   }
   figures.within_target = figures.ratio <= figures.target_ratio
