@@ -19,7 +19,8 @@ export function renderTable(
     ...rows.map((row) => row.map((cell) => (cell === undefined ? '-' : String(cell)))),
   ]
   const widths = lines.map((line) => line.map((cell) => stringWidth(cell)))
-  const columns = head.map((_, i) => Math.max(...widths.map((w) => w[i] ?? 0)))
+  // A loop, not Math.max(...column): spreading 100,000 rows would overflow the call's arguments.
+  const columns = head.map((_, i) => widths.reduce((widest, w) => Math.max(widest, w[i] ?? 0), 0))
   return lines
     .map((line, l) =>
       line
