@@ -28,7 +28,7 @@
 // one control plane and one agent (the libvirt one; (d) replaces it, so runs last).
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -125,13 +125,7 @@ async function virshCopyTo(domainXml, baseImage, line, diskBytes, timeoutMs = 1_
   const start = process.hrtime.bigint()
   virsh('create', file)
   try {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const log = join(own, 'console.log')
-      if (existsSync(log) && line.test(readFileSync(log, 'utf8'))) return seconds(start)
-      if (Date.now() > deadline) throw new Error(`no ${line} in ${log}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    return await untilLine(join(own, 'console.log'), line, start, timeoutMs, 50)
   } finally {
     virsh('destroy', `bench-${uuid}`)
     rmSync(own, {recursive: true, force: true})

@@ -31,13 +31,14 @@ export async function pool(count, limit, work) {
 
 export const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
 
-/** Seconds from `start` (hrtime) until `file` holds `line`, polled every 10 ms. */
-export async function untilLine(file, line, start, timeoutMs) {
+/** Seconds from `start` (hrtime) until `file` holds `line` (a string, or a RegExp it matches), polled every `intervalMs`. */
+export async function untilLine(file, line, start, timeoutMs, intervalMs = 10) {
+  const holds = typeof line === 'string' ? (text) => text.includes(line) : (text) => line.test(text)
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(line)) return seconds(start)
-    if (Date.now() > deadline) throw new Error(`no "${line}" in ${file} within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 10))
+    if (existsSync(file) && holds(readFileSync(file, 'utf8'))) return seconds(start)
+    if (Date.now() > deadline) throw new Error(`no ${line} in ${file} within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
 

@@ -68,7 +68,8 @@ let store
 
 /** CPU seconds used so far by this run's processes, by kind (from /proc: user + system). */
 function cpuByProcess() {
-  const kinds = {creator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, agents: 0, etcd: 0, placement: 0, mariadb: 0}
+  const own = process.cpuUsage()
+  const kinds = {creator: (own.user + own.system) / 1e6, agents: 0, etcd: 0, placement: 0, mariadb: 0}
   const agentPids = new Set(agents.map((child) => child.pid))
   for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
     let cmdline
