@@ -59,7 +59,9 @@ async function capacityOfHosts(client: PlacementClient, hosts: ResourceProvider[
   // Each tree once, by its root: filtering every provider for every host costs hosts × providers.
   const trees = new Map<string, ResourceProvider[]>()
   for (const provider of await client.listProviders()) {
-    trees.set(provider.root_provider_uuid, [...(trees.get(provider.root_provider_uuid) ?? []), provider])
+    const tree = trees.get(provider.root_provider_uuid)
+    if (tree) tree.push(provider)
+    else trees.set(provider.root_provider_uuid, [provider])
   }
 
   const sharing = await sharingProviders(client)
