@@ -1,5 +1,5 @@
 // `ec instance list` on its fast path (src/startup/instance-list.ts: no
-// oclif, reads through etcd's JSON gateway) against a real control plane
+// oclif, reads etcd with one HTTP/2 gRPC call) against a real control plane
 // under mutual TLS: the same output and exit codes as the oclif command, no
 // oclif loaded, failover across members (one refusing, one that accepts and
 // never answers), exit 4 at once when no member answers, and the server's
@@ -190,9 +190,9 @@ describe('ec instance list without oclif (real etcd under mutual TLS)', function
     }
     for (const [name, tls] of Object.entries(variants)) {
       const settings = {endpoints: [cp.etcdEndpoint], prefix: '/ec', timeoutMs: 10_000, tls}
-      const [grpc, gateway] = await Promise.all([outcome(new EtcdTransport(settings)), outcome(new EtcdCliTransport(settings))])
-      expect(gateway, name).to.equal(grpc)
-      expect(gateway, name).to.match(name === 'admin' ? /^ok instances\// : /^refused: config$/)
+      const [grpc, http2] = await Promise.all([outcome(new EtcdTransport(settings)), outcome(new EtcdCliTransport(settings))])
+      expect(http2, name).to.equal(grpc)
+      expect(http2, name).to.match(name === 'admin' ? /^ok instances\// : /^refused: config$/)
     }
   })
 })

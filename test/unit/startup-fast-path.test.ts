@@ -61,7 +61,7 @@ describe('ec instance list fast path', () => {
   })
 })
 
-describe('the etcd backend: gateway reads only for short-lived commands', () => {
+describe('the etcd backend: HTTP/2 reads only for short-lived commands', () => {
   const section = {endpoints: ['http://127.0.0.1:9'], prefix: '/ec', timeoutMs: 1000}
   const open = async (context: {shortLived?: boolean; section?: Record<string, unknown>}) => {
     const [descriptor] = await etcdBackends()
@@ -77,7 +77,7 @@ describe('the etcd backend: gateway reads only for short-lived commands', () => 
     }
   })
 
-  it('gives a short-lived command the gateway reads, unless etcd wants a user and password', async () => {
+  it('gives a short-lived command the HTTP/2 reads, unless etcd wants a user and password', async () => {
     const quick = await open({shortLived: true})
     const withAuth = await open({shortLived: true, section: {...section, username: 'u', password: 'p'}})
     try {

@@ -1,9 +1,9 @@
 // The etcd transport for short-lived CLI commands that mostly read (`ec
-// instance list`, `show`, completion): reads (get, list) go through etcd's
-// JSON gateway (gateway.ts) over node:https, so such a command never loads
-// the gRPC client (etcd3, grpc-js, protobufjs), which costs it several times
-// what the read itself does. Writes, watches, leases and health go to the
-// gRPC transport (transport.ts), loaded on the first of them.
+// instance list`, `show`, completion): reads (get, list) are one gRPC call
+// each over node:http2 (range-client.ts), so such a command never loads the
+// gRPC client (etcd3, grpc-js, protobufjs), which costs it several times what
+// the read itself does. Writes, watches, leases and health go to the etcd3
+// transport (transport.ts), loaded on the first of them.
 //
 // Only processes that open the backend with `shortLived` get this (see
 // BackendContext.shortLived): agents, `ec up` and every long-lived process
@@ -13,14 +13,14 @@ import {loadClientTls} from '@ec/plugin-api'
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError} from './errors.js'
-import {EtcdGateway, GatewayUnsupportedError} from './gateway.js'
+import {EtcdRangeClient} from './range-client.js'
+import type {RangeAnswer, RangeKeyValue} from './range-codec.js'
 import type {EtcdTransport} from './transport.js'
 
 export class EtcdCliTransport implements TransportBackend {
   private readonly prefix: string
   private readonly tls?: TlsMaterial
-  /** Undefined once etcd turned out to serve no gateway: gRPC reads then. */
-  private gateway?: EtcdGateway
+  private readonly reads: EtcdRangeClient
   private grpc?: Promise<EtcdTransport>
   private closed = false
 
@@ -29,28 +29,18 @@ export class EtcdCliTransport implements TransportBackend {
     this.prefix = settings.prefix.endsWith('/') ? settings.prefix : settings.prefix + '/'
     // Read now: a bundle that cannot be read is a config error at once, as the gRPC transport's constructor reports it.
     this.tls = settings.tls ? loadClientTls(settings.tls, 'etcd') : undefined
-    this.gateway = new EtcdGateway(settings.endpoints, this.tls, settings.timeoutMs)
+    this.reads = new EtcdRangeClient(settings.endpoints, this.tls, settings.timeoutMs)
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const gateway = this.gateway
-    if (gateway) {
-      const kv = await this.viaGateway(async () => (await gateway.range(Buffer.from(this.prefix + key))).kvs[0])
-      if (kv !== null) return kv ? this.toKeyValue(kv) : undefined
-    }
-
-    return (await this.transport()).get(key)
+    const kv = (await this.read(Buffer.from(this.prefix + key))).kvs[0]
+    return kv ? this.toKeyValue(kv) : undefined
   }
 
   async list(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
-    const gateway = this.gateway
-    if (gateway) {
-      const start = Buffer.from(this.prefix + prefix)
-      const answer = await this.viaGateway(() => gateway.range(start, prefixEnd(start)))
-      if (answer !== null) return {items: answer.kvs.map((kv) => this.toKeyValue(kv)), revision: answer.revision}
-    }
-
-    return (await this.transport()).list(prefix)
+    const start = Buffer.from(this.prefix + prefix)
+    const answer = await this.read(start, prefixEnd(start))
+    return {items: answer.kvs.map((kv) => this.toKeyValue(kv)), revision: answer.revision}
   }
 
   async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
@@ -71,20 +61,16 @@ export class EtcdCliTransport implements TransportBackend {
 
   async close(): Promise<void> {
     this.closed = true
-    this.gateway?.close()
+    this.reads.close()
     const grpc = await this.grpc?.catch(() => undefined)
     await grpc?.close()
   }
 
-  /** The gateway's answer, or null when etcd serves no gateway (the caller then reads over gRPC). */
-  private async viaGateway<T>(read: () => Promise<T>): Promise<T | null> {
+  private async read(key: Buffer, rangeEnd?: Buffer): Promise<RangeAnswer> {
     try {
-      return await read()
+      return await this.reads.range(key, rangeEnd)
     } catch (error) {
-      if (!(error instanceof GatewayUnsupportedError)) throw describeEtcdError(error, this.settings.endpoints)
-      this.gateway?.close()
-      this.gateway = undefined
-      return null
+      throw describeEtcdError(error, this.settings.endpoints)
     }
   }
 
@@ -95,7 +81,7 @@ export class EtcdCliTransport implements TransportBackend {
     return this.grpc
   }
 
-  private toKeyValue(kv: {key: Buffer; value: Buffer; modRevision: string; createRevision: string}): KeyValue {
+  private toKeyValue(kv: RangeKeyValue): KeyValue {
     return {key: kv.key.toString().slice(this.prefix.length), value: kv.value.toString(), modRevision: kv.modRevision, createRevision: kv.createRevision}
   }
 }

@@ -1,7 +1,7 @@
 // The etcd transport passes @ec/plugin-api's transport contract against a
 // real etcd (started by `ec up`), including a watch resumed across an etcd
 // restart: the gRPC transport every long-lived process uses, and the one
-// short-lived commands get (reads over etcd's JSON gateway, the rest over gRPC).
+// short-lived commands get (reads as one HTTP/2 gRPC call each, the rest through etcd3).
 import {transportContract} from '@ec/plugin-api/testing'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
@@ -10,7 +10,7 @@ import {EtcdTransport} from '../src/transport.js'
 
 for (const [name, Transport] of [
   ['etcd', EtcdTransport],
-  ['etcd (short-lived: gateway reads)', EtcdCliTransport],
+  ['etcd (short-lived: HTTP/2 reads)', EtcdCliTransport],
 ] as const) {
   describe(`${name} transport, conformance`, function () {
     this.timeout(120_000)

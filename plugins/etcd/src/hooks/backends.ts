@@ -12,9 +12,9 @@ export default async function backends(): Promise<BackendDescriptor[]> {
       description: 'etcd v3: revisioned instance records, watches that resume, host leases',
       config: etcdSection,
       async create({section, shortLived}) {
-        // A short-lived command reads over the JSON gateway (no gRPC to load);
-        // with etcd's user/password authentication, which the gateway path
-        // does not do, it takes the gRPC transport like everything else.
+        // A short-lived command reads with one HTTP/2 call (no gRPC client to load);
+        // with etcd's user/password authentication, which that path does not
+        // do, it takes the etcd3 transport like everything else.
         if (shortLived && !section.username) {
           const {EtcdCliTransport} = await import('../cli-transport.js')
           return new EtcdCliTransport(section)

@@ -1,0 +1,202 @@
+// Reads for short-lived commands: etcd's KV.Range as one unary gRPC call over
+// node:http2, its messages coded by range-codec.ts. Loading the gRPC client
+// (etcd3, grpc-js, protobufjs) costs a command like `ec instance list`
+// several times what the read itself does; node:http2 is already in Node.
+// (etcd's JSON gateway would need no codec, but etcd spends longer writing
+// the JSON than reading the keys, and every value comes base64-encoded.)
+//
+// The same checks as the etcd3 path: the CA verifies etcd's certificate (by
+// the bundle's server name when it has one), the client certificate is
+// presented, and the read is linearizable (etcd's default). Across several
+// members: the one that answered last is asked first; a member that refuses
+// the connection, does not finish its handshake within its share of the
+// deadline, or answers "unavailable" (no leader) hands over to the next. A
+// refused certificate or a bad request is final: another member would say the
+// same.
+import {type ClientHttp2Session, connect, constants, type IncomingHttpHeaders} from 'node:http2'
+
+import type {TlsMaterial} from '@ec/plugin-api'
+
+import {decodeRangeResponse, encodeRangeRequest, type RangeAnswer} from './range-codec.js'
+
+/** An error etcd answered with: a gRPC status. */
+export class GrpcStatusError extends Error {
+  constructor(
+    readonly grpcCode: number,
+    message: string,
+  ) {
+    super(message)
+    // Named as etcd3 names its errors, so describeEtcdError reads both alike.
+    this.name = grpcCode === GRPC_UNAVAILABLE ? 'GRPCUnavailableError' : grpcCode === GRPC_DEADLINE ? 'GRPCDeadlineExceededError' : 'GRPCError'
+  }
+}
+
+const GRPC_OK = 0
+const GRPC_DEADLINE = 4
+const GRPC_UNAVAILABLE = 14
+/** Connection-level failures after which another member may answer. */
+const MEMBER_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EADDRNOTAVAIL', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_CANCEL'])
+
+export class EtcdRangeClient {
+  private preferred = 0
+  /** One HTTP/2 connection per member, kept for the next read. */
+  private readonly sessions = new Map<string, ClientHttp2Session>()
+
+  constructor(
+    private readonly endpoints: string[],
+    private readonly tls: TlsMaterial | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Keys in [key, rangeEnd); just `key` without rangeEnd. */
+  async range(key: Buffer, rangeEnd?: Buffer): Promise<RangeAnswer> {
+    const message = encodeRangeRequest(key, rangeEnd)
+    // gRPC's framing: uncompressed (0), then the message's length.
+    const frame = Buffer.alloc(5 + message.length)
+    frame.writeUInt32BE(message.length, 1)
+    message.copy(frame, 5)
+    return decodeRangeResponse(await this.call('/etcdserverpb.KV/Range', frame))
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.destroy()
+    this.sessions.clear()
+  }
+
+  private async call(path: string, frame: Buffer): Promise<Buffer> {
+    const deadline = Date.now() + this.timeoutMs
+    const count = this.endpoints.length
+    let lastError: Error | undefined
+    let retriedFresh = false
+    for (let tried = 0; tried < count; tried++) {
+      const index = (this.preferred + tried) % count
+      const left = deadline - Date.now()
+      if (left <= 0) break
+      const endpoint = this.endpoints[index]
+      const reused = this.sessions.has(endpoint)
+      try {
+        // Each member left gets an equal share of the time left to connect and
+        // shake hands; the answer itself may take all of it.
+        const answer = await this.callOn(endpoint, path, frame, left / (count - tried), left)
+        this.preferred = index
+        return answer
+      } catch (error) {
+        this.drop(endpoint)
+        lastError = error as Error
+        if (!memberDown(lastError)) throw lastError
+        // A kept connection the member had closed meanwhile: ask it again on a new one.
+        if (reused && !retriedFresh) {
+          retriedFresh = true
+          tried--
+        }
+      }
+    }
+
+    throw lastError ?? new Error(`deadline exceeded: etcd did not answer within ${this.timeoutMs} ms`)
+  }
+
+  private session(endpoint: string): ClientHttp2Session {
+    let session = this.sessions.get(endpoint)
+    if (!session || session.closed || session.destroyed) {
+      const secure = endpoint.startsWith('https:')
+      session = connect(endpoint, secure ? {ca: this.tls?.ca, cert: this.tls?.cert, key: this.tls?.key, servername: this.tls?.serverName} : {})
+      // Errors reach the stream's callers; without a listener an 'error' would throw.
+      session.on('error', () => undefined)
+      // A kept connection never holds a CLI open.
+      session.unref()
+      this.sessions.set(endpoint, session)
+    }
+
+    return session
+  }
+
+  private drop(endpoint: string): void {
+    this.sessions.get(endpoint)?.destroy()
+    this.sessions.delete(endpoint)
+  }
+
+  private callOn(endpoint: string, path: string, frame: Buffer, connectMs: number, totalMs: number): Promise<Buffer> {
+    const session = this.session(endpoint)
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-timeout': `${Math.max(1, Math.ceil(totalMs))}m`,
+      })
+      let settled = false
+      const finish = (error: Error | undefined, answer?: Buffer) => {
+        if (settled) return
+        settled = true
+        clearTimeout(connectTimer)
+        clearTimeout(totalTimer)
+        session.off('error', fail)
+        if (error) {
+          stream.close(constants.NGHTTP2_CANCEL)
+          reject(error)
+        } else {
+          resolve(answer!)
+        }
+      }
+
+      const fail = (error: Error) => finish(error)
+      const connectTimer = setTimeout(() => {
+        if (session.connecting) fail(timeoutError(`deadline exceeded: no connection to etcd at ${endpoint} within ${Math.round(connectMs)} ms`))
+      }, connectMs)
+      const totalTimer = setTimeout(() => fail(timeoutError(`deadline exceeded: etcd at ${endpoint} did not answer within ${Math.round(totalMs)} ms`)), totalMs)
+      session.once('error', fail)
+
+      let headers: IncomingHttpHeaders = {}
+      const chunks: Buffer[] = []
+      stream.on('response', (h) => (headers = h))
+      stream.on('trailers', (trailers) => (headers = {...headers, ...trailers}))
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('error', fail)
+      stream.on('close', () => {
+        if (settled) return
+        const status = headers['grpc-status']
+        if (status === undefined) {
+          const httpStatus = headers[constants.HTTP2_HEADER_STATUS]
+          fail(
+            httpStatus === undefined
+              ? Object.assign(new Error(`etcd at ${endpoint} closed the connection before answering`), {code: 'ECONNRESET'})
+              : new Error(`etcd at ${endpoint} answered HTTP ${httpStatus} with no gRPC status`),
+          )
+          return
+        }
+
+        const code = Number(status)
+        if (code !== GRPC_OK) {
+          fail(new GrpcStatusError(code, `etcd: ${decodeURIComponent(String(headers['grpc-message'] ?? `gRPC status ${code}`))}`))
+          return
+        }
+
+        try {
+          finish(undefined, unframe(Buffer.concat(chunks), endpoint))
+        } catch (error) {
+          fail(error as Error)
+        }
+      })
+      stream.end(frame)
+    })
+  }
+}
+
+/** The one message of a unary answer: a byte saying uncompressed, four of length, the message. */
+function unframe(body: Buffer, endpoint: string): Buffer {
+  if (body.length < 5 || body[0] !== 0) throw new Error(`etcd at ${endpoint} answered with a gRPC frame ec cannot read`)
+  const length = body.readUInt32BE(1)
+  if (body.length < 5 + length) throw new Error(`etcd at ${endpoint} answered with a truncated gRPC frame`)
+  return body.subarray(5, 5 + length)
+}
+
+function timeoutError(message: string): Error {
+  return Object.assign(new Error(message), {code: 'ETIMEDOUT'})
+}
+
+function memberDown(error: Error): boolean {
+  if (error instanceof GrpcStatusError) return error.grpcCode === GRPC_UNAVAILABLE || error.grpcCode === GRPC_DEADLINE
+  const code = (error as NodeJS.ErrnoException).code
+  return (code !== undefined && MEMBER_DOWN.has(code)) || /socket hang up/.test(error.message)
+}
