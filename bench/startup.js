@@ -6,9 +6,11 @@
 // plane this script starts on free loopback ports (mutual TLS), holding 1,000
 // instance records: with --json and as a table (both served without oclif,
 // src/startup/), as `instance:list --json` (the same command through oclif,
-// for comparison), and against an etcd that does not answer (exit 4).
-// Prints one JSON line: each median (ms), its ratio to node's, and the
-// targets (issue 13: help ≤ 1.5×, list --json ≤ 3×).
+// for comparison), and against an etcd that does not answer (exit 4); and,
+// as the floor under any list, bench/startup-read.js: the same records read
+// with ec's own etcd read, parsed and printed, and nothing else (no config,
+// no plugins, no rows). Prints one JSON line: each median (ms), its ratio to
+// node's, and the targets (issue 13: help ≤ 1.5×, list --json ≤ 3×).
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -100,6 +102,10 @@ const cases = {
     check: (r) => r.stdout.trim().split('\n').length === INSTANCES + 1 || 'the table does not have a row per instance',
   },
   list_json_oclif: {args: [bin, 'instance:list', '--json'], check: listed},
+  list_read_floor: {
+    args: [join(repo, 'bench', 'startup-read.js'), join(dir, 'state', 'credentials.json'), '/ec'],
+    check: listed,
+  },
   list_etcd_down: {
     args: [bin, 'instance', 'list', '--json'],
     env: {EC_ETCD_ENDPOINTS: `https://127.0.0.1:${deadPort}`},
