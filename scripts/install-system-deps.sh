@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # control plane (ec up): Placement on SQLite or on a private MariaDB, and
   # openssl for the certificates that authenticate its clients
-  etcd-server python3-placement gunicorn mariadb-server python3-pymysql openssl
+  etcd-server python3-placement gunicorn mariadb-server python3-mysqldb openssl
   # hypervisor: libvirt + qemu, and what @unraid/libvirt needs to build
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   qemu-system-x86 qemu-utils
