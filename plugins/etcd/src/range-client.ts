@@ -123,7 +123,8 @@ export class EtcdRangeClient {
         [constants.HTTP2_HEADER_PATH]: path,
         'content-type': 'application/grpc',
         te: 'trailers',
-        'grpc-timeout': `${Math.max(1, Math.ceil(totalMs))}m`,
+        // gRPC allows at most eight digits: past 27 hours, no deadline is sent.
+        ...(totalMs < 1e8 ? {'grpc-timeout': `${Math.max(1, Math.ceil(totalMs))}m`} : {}),
       })
       let settled = false
       const finish = (error: Error | undefined, answer?: Buffer) => {
