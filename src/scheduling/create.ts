@@ -10,7 +10,7 @@ import {type GroupPlacement, GroupRefused} from '../groups/store.js'
 import {type Assignment, type InstanceRecord, type InstanceSpec, now, type Step} from '../instances/model.js'
 import {InstanceStore, type Versioned} from '../instances/store.js'
 import type {PlacementPolicy, SchedulerBackend} from '@ec/plugin-api'
-import {waitOutStalls} from '../retry.js'
+import {isUnavailable, waitOutStalls} from '../retry.js'
 import {resourceRequestOf} from './request.js'
 
 export interface CreateOptions {
@@ -46,7 +46,13 @@ export async function createInstance(
     createdAt: at,
     updatedAt: at,
   }
-  const written = await store.create(pending)
+  const written = await store.create(pending).catch(async (error: unknown) => {
+    // etcd stopped answering with the write on its way: it may have landed. A
+    // failed create leaves no record, so take it back once etcd answers again
+    // (a write that certainly never left, as to an etcd that refuses, needs nothing).
+    if (isUnavailable(error) && (error as {notApplied?: boolean}).notApplied !== true) await takeBack(pending, store)
+    throw error
+  })
 
   // Read by the catch below when the group or the claim throws (the rule misses that path).
   // eslint-disable-next-line no-useless-assignment
@@ -130,6 +136,18 @@ const MAX_GROUP_ROUNDS = 100
 function certainlyUnclaimed(error: unknown): boolean {
   const {reason, notApplied} = error as {reason?: string; notApplied?: boolean}
   return reason === 'noCapacity' || notApplied === true
+}
+
+/** Remove the PENDING record (and its name) if its write landed after all; within the stall budget, else it is left to go stale. */
+async function takeBack(record: InstanceRecord, store: InstanceStore): Promise<void> {
+  await waitOutStalls(
+    async () => {
+      // The id is this attempt's own, so a record under it is the one it wrote.
+      const landed = await store.get(record.id)
+      if (landed) await store.remove(landed.value)
+    },
+    {budgetMs: RELEASE_STALL_BUDGET_MS},
+  ).catch(() => undefined)
 }
 
 /**

@@ -7,7 +7,7 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {HypervisorCapabilities} from '@ec/plugin-api'
+import {EcError, type HypervisorCapabilities, type TxnGuard, type TxnOp, type TxnResult} from '@ec/plugin-api'
 import {MemoryHypervisor, MemoryScheduler, MemoryTransport} from '@ec/plugin-api/testing'
 
 import {buildInstance, type HostServices} from '../../src/agent/build.js'
@@ -73,6 +73,42 @@ describe('create, build and delete on in-memory backends', () => {
     expect(await scheduler.allocations(id)).to.deep.equal({})
     expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal([])
   })
+
+  /** etcd stops answering on the first commit: after applying it (the answer is lost), or before it left (`notApplied`). */
+  class FirstCommitUnanswered extends MemoryTransport {
+    reads = 0
+    private answered = false
+    constructor(private readonly applied: boolean) {
+      super()
+    }
+
+    override async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
+      if (this.answered) return super.commit(guards, ops)
+      this.answered = true
+      if (this.applied) await super.commit(guards, ops)
+      throw new EcError('unavailable', 'etcd at test does not answer', {notApplied: !this.applied})
+    }
+
+    override async get(key: string) {
+      this.reads++
+      return super.get(key)
+    }
+  }
+
+  for (const applied of [true, false]) {
+    it(`a first write whose answer is lost ${applied ? 'after etcd applied it is taken back' : 'before it left needs nothing'}: exit 4 leaves no record or name`, async () => {
+      const unanswered = new FirstCommitUnanswered(applied)
+      try {
+        const failure = await createInstance('lost', spec(), {store: new InstanceStore(unanswered), scheduler, pendingTimeoutSeconds: 60}).catch((error: Error) => error)
+        expect((failure as {reason?: string}).reason).to.equal('unavailable')
+        expect((await unanswered.list('')).items).to.deep.equal([])
+        expect(unanswered.reads, 'reads after the lost write').to.equal(applied ? 1 : 0)
+        expect(await scheduler.hostAllocations(hostId)).to.deep.equal({})
+      } finally {
+        await unanswered.close()
+      }
+    })
+  }
 
   it('a request no host can hold leaves no record, no name and no allocation', async () => {
     let failure: (Error & {reason?: string}) | undefined

@@ -19,6 +19,10 @@ export class WatchCompactedError extends EtcdBackendError {
 // cockatiel's circuit breaker (one per etcd member) says "circuit breaker is open" and names no class.
 const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCircuit|circuit breaker is open|ECONNREFUSED|No connection|UNAVAILABLE|deadline/i
 
+// Of those, the failures where the call never left: no connection (grpc-js fails such a call at once), or a member's
+// breaker open. A deadline that passed may have passed after etcd applied the call.
+const NOT_SENT = /No connection established|ECONNREFUSED|BrokenCircuit|circuit breaker is open/i
+
 // A TLS handshake that failed on a certificate: ours refused (revoked, another CA, none) or theirs untrusted.
 const TLS_REFUSAL = /alert [a-z ]*certificate[a-z ]*|alert unknown ca|certificate (?:revoked|required|verify failed)|unable to verify[a-z ]*|self[- ]signed certificate[a-z ]*|Hostname\/IP does not match[^;.]*/i
 
@@ -39,7 +43,7 @@ export function describeEtcdError(error: unknown, endpoints: string[]): Error {
     return new EtcdBackendError(
       'unavailable',
       `etcd at ${endpoints.join(', ')} does not answer; start a local control plane with "ec up" or set etcd.endpoints (EC_ETCD_ENDPOINTS)`,
-      {cause: error},
+      {cause: error, notApplied: NOT_SENT.test(text)},
     )
   }
 
