@@ -140,14 +140,13 @@ function certainlyUnclaimed(error: unknown): boolean {
 
 /** Remove the PENDING record (and its name) if its write landed after all; within the stall budget, else it is left to go stale. */
 async function takeBack(record: InstanceRecord, store: InstanceStore): Promise<void> {
-  await waitOutStalls(
-    async () => {
-      // The id is this attempt's own, so a record under it is the one it wrote.
-      const landed = await store.get(record.id)
-      if (landed) await store.remove(landed.value)
-    },
-    {budgetMs: RELEASE_STALL_BUDGET_MS},
-  ).catch(() => undefined)
+  await waitOutStalls(() => removeOwnRecord(record.id, store), {budgetMs: RELEASE_STALL_BUDGET_MS}).catch(() => undefined)
+}
+
+/** Remove the record under this attempt's id, if there is one: the id is its own, so such a record is the one it wrote. */
+async function removeOwnRecord(id: string, store: InstanceStore): Promise<void> {
+  const current = await store.get(id)
+  if (current) await store.remove(current.value)
 }
 
 /**
@@ -173,6 +172,5 @@ async function undo(record: InstanceRecord, store: InstanceStore, scheduler: Sch
   }
 
   // If etcd is gone too, the record stays PENDING until its deadline and is then shown as stale.
-  const current = await store.get(record.id).catch(() => undefined)
-  if (current) await store.remove(current.value).catch(() => undefined)
+  await removeOwnRecord(record.id, store).catch(() => undefined)
 }
