@@ -199,5 +199,5 @@ function timeoutError(message: string): Error {
 function memberDown(error: Error): boolean {
   if (error instanceof GrpcStatusError) return error.grpcCode === GRPC_UNAVAILABLE || error.grpcCode === GRPC_DEADLINE
   const code = (error as NodeJS.ErrnoException).code
-  return (code !== undefined && MEMBER_DOWN.has(code)) || /socket hang up/.test(error.message)
+  return code !== undefined && MEMBER_DOWN.has(code)
 }

@@ -82,9 +82,7 @@ function forEachField(cursor: Cursor, visit: (field: number, cursor: Cursor) => 
     cursor.wireType = tag & 7
     if (cursor.wireType === LENGTH_DELIMITED) {
       const length = cursor.uint()
-      const inner = new Cursor(cursor.buffer, cursor.at, cursor.take(length))
-      inner.wireType = LENGTH_DELIMITED
-      visit(tag >>> 3, inner)
+      visit(tag >>> 3, new Cursor(cursor.buffer, cursor.at, cursor.take(length)))
     } else {
       visit(tag >>> 3, cursor)
     }
@@ -92,6 +90,7 @@ function forEachField(cursor: Cursor, visit: (field: number, cursor: Cursor) => 
 }
 
 class Cursor {
+  /** The wire type of the field being read; a new cursor spans one length-delimited field. */
   wireType = LENGTH_DELIMITED
 
   constructor(
