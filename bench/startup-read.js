@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // bench/startup's floor for `ec instance list --json`: only what any list
-// must do — read the instance records over etcd's mutual TLS with ec's own
-// short-lived read (plugins/etcd/dist/range-client.js), parse them, print
+// must do — read the instance records with ec's own short-lived read
+// (plugins/etcd/dist/range-client.js: the local admin's unix socket, else
+// mutual TLS), parse them, print
 // them as JSON and leave as the CLI does — without the CLI's config, plugin
 // hooks, rows or columns. Usage: startup-read.js CREDENTIALS_BUNDLE PREFIX
 import {readFileSync} from 'node:fs'
@@ -12,7 +13,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const {EtcdRangeClient} = await import(join(repo, 'plugins', 'etcd', 'dist', 'range-client.js'))
 const [bundleFile, prefix] = process.argv.slice(2)
 const bundle = JSON.parse(readFileSync(bundleFile, 'utf8'))
-const client = new EtcdRangeClient(bundle.etcd.endpoints, {ca: bundle.ca, cert: bundle.cert, key: bundle.key, serverName: bundle.etcd.serverName}, 10_000)
+const client = new EtcdRangeClient(bundle.etcd.endpoints, {ca: bundle.ca, cert: bundle.cert, key: bundle.key, serverName: bundle.etcd.serverName, localSockets: bundle.etcd.localSockets}, 10_000)
 const start = Buffer.from(`${prefix}/instances/`)
 const end = Buffer.from(`${prefix}/instances0`) // '/' + 1
 const {kvs} = await client.range(start, end)

@@ -13,7 +13,11 @@ import {type ControlPlaneTls, serverName} from './services.js'
 /** The local admin's client name; `ec cluster revoke` refuses it. */
 export const LOCAL_ADMIN = 'admin'
 
-export async function prepareClusterTls(tls: ControlPlaneTls, endpoints: {etcd: string[]; placement: string[]}): Promise<void> {
+export async function prepareClusterTls(
+  tls: ControlPlaneTls,
+  endpoints: {etcd: string[]; placement: string[]},
+  etcdLocalSockets: Record<string, string>,
+): Promise<void> {
   await tls.authority.ensure()
   if (!existsSync(tls.admin.cert) || !existsSync(tls.admin.key)) await tls.authority.issueClient(LOCAL_ADMIN, tls.admin)
   // Rewritten on every start: the endpoints follow controlPlane.
@@ -22,7 +26,7 @@ export async function prepareClusterTls(tls: ControlPlaneTls, endpoints: {etcd: 
     localCredentialsFile(stateDir),
     {
       name: LOCAL_ADMIN,
-      etcd: {endpoints: endpoints.etcd, serverName: serverName('etcd')},
+      etcd: {endpoints: endpoints.etcd, serverName: serverName('etcd'), localSockets: etcdLocalSockets},
       placement: {urls: endpoints.placement},
       ca: await readFile(tls.authority.caCert, 'utf8'),
       cert: await readFile(tls.admin.cert, 'utf8'),

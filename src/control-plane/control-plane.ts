@@ -65,7 +65,7 @@ export class ControlPlane {
       const results: UpResult['services'] = []
       const started: Array<{service: ServiceSpec; pid: number}> = []
       // The CA and the local admin's bundle come first: probes present its certificate.
-      if (this.config.tls) await prepareClusterTls(controlPlaneTls(this.stateDir), this.endpoints())
+      if (this.config.tls) await prepareClusterTls(controlPlaneTls(this.stateDir), this.endpoints(), this.localSockets())
       else removeFile(localCredentialsFile(this.stateDir))
       try {
         // Members of one etcd cluster start together: none answers before a quorum runs.
@@ -146,6 +146,11 @@ export class ControlPlane {
   }
 
   /** Where clients reach etcd and Placement (every member, every controller), as a credentials bundle names them. */
+  /** The unix socket of each service here that has one, by its endpoint. */
+  private localSockets(): Record<string, string> {
+    return Object.fromEntries(this.services.flatMap((service) => (service.localSocket ? [[service.endpoint, service.localSocket]] : [])))
+  }
+
   endpoints(): {etcd: string[]; placement: string[]} {
     const {etcdEndpoints, placementUrls} = controlPlaneAddress(this.config)
     const scheme = (url: string) => (this.config.tls ? url.replace(/^http:/, 'https:') : url)

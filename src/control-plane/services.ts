@@ -2,7 +2,7 @@
 // files live, and how to tell that it answers. One machine runs its etcd
 // member(s), the private MariaDB when Placement uses one, and Placement.
 import {accessSync, constants, readFileSync} from 'node:fs'
-import {mkdir, writeFile} from 'node:fs/promises'
+import {mkdir, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {etcdMemberAddresses, urlHost, type ControlPlaneConfig} from '../config/defaults.js'
@@ -39,6 +39,12 @@ export interface ServiceSpec {
   /** Files besides the command that must exist, each with the package that ships it. */
   requiredFiles: Array<{path: string; debianPackage: string}>
   endpoint: string
+  /**
+   * A unix socket the service also listens on for clients on this machine:
+   * its file mode (the owner's, in a 0700 directory) stands in for a client
+   * certificate, and a short-lived command saves the TLS start-up on it.
+   */
+  localSocket?: string
   ports: PortUse[]
   dir: string
   dataPaths: string[]
@@ -126,6 +132,8 @@ function probeTls(tls: ControlPlaneTls | undefined): ProbeTls | undefined {
   }
 }
 
+const ETCD_SOCKET = 'client.sock:0'
+
 function etcdService(
   stateDir: string,
   cp: ControlPlaneConfig,
@@ -138,6 +146,12 @@ function etcdService(
   const dataDir = join(dir, 'data')
   const scheme = tls ? 'https' : 'http'
   const clientUrl = `${scheme}://${urlHost(address)}:${cp.etcd.clientPort}`
+  // etcd takes a unix listener only in host:port form, relative to its working
+  // directory (the service's): "client.sock:0" names the file. Plain, as etcd
+  // serves every unix listener: who may connect is the file's mode (etcd's
+  // directory is 0700), the same as who may read the CA's key.
+  const socketListener = tls ? [`unix://${ETCD_SOCKET}`] : []
+  const localSocket = tls ? join(dir, ETCD_SOCKET) : undefined
   const peerUrl = (member: string) => `${scheme}://${urlHost(member)}:${cp.etcd.peerPort}`
   // Each member on this machine has its own certificate: they start, and read it, together.
   const pair = tls ? (several ? tls.pair(`etcd-${address}`) : tls.etcd) : undefined
@@ -166,6 +180,7 @@ function etcdService(
     debianPackage: 'etcd-server',
     requiredFiles: [],
     endpoint: clientUrl,
+    ...(localSocket ? {localSocket} : {}),
     ports: [
       {host: address, port: cp.etcd.clientPort, purpose: 'etcd client', configKey: 'controlPlane.etcd.clientPort'},
       {host: address, port: cp.etcd.peerPort, purpose: 'etcd peer', configKey: 'controlPlane.etcd.peerPort'},
@@ -176,13 +191,15 @@ function etcdService(
     pidFile: join(dir, 'etcd.pid'),
     async prepare() {
       await mkdir(dataDir, {recursive: true, mode: 0o700})
+      // A member killed with -9 leaves its socket behind, and etcd will not bind over it.
+      if (localSocket) await rm(localSocket, {force: true})
       if (tls && pair) await tls.authority.issueServer('etcd', serverAddresses([address, cp.host], 'etcd'), pair)
     },
     // The initial-cluster flags matter only the first time; afterwards the member's data says who it is.
     args: () => [
       `--name=${memberName(address)}`,
       `--data-dir=${dataDir}`,
-      `--listen-client-urls=${clientUrl}`,
+      `--listen-client-urls=${[clientUrl, ...socketListener].join(',')}`,
       `--advertise-client-urls=${clientUrl}`,
       `--listen-peer-urls=${peerUrl(address)}`,
       `--initial-advertise-peer-urls=${peerUrl(address)}`,

@@ -11,8 +11,12 @@ import type {ClientCredentials} from '@ec/plugin-api'
 export interface CredentialsBundle {
   /** The client's name: its certificate's CN, what `ec cluster revoke` takes. */
   name: string
-  /** serverName: the name etcd's certificate carries besides its addresses (gRPC verifies it). */
-  etcd: {endpoints: string[]; serverName?: string}
+  /**
+   * serverName: the name etcd's certificate carries besides its addresses (gRPC verifies it).
+   * localSockets: only in the local admin's bundle, for each member on this
+   * machine, the unix socket it also serves (endpoint → path).
+   */
+  etcd: {endpoints: string[]; serverName?: string; localSockets?: Record<string, string>}
   /** Every controller's Placement: clients fail over between them. */
   placement: {urls: string[]}
   ca: string

@@ -172,9 +172,11 @@ describe('ec up / status / down (real etcd + Placement)', function () {
       expect(existsSync(join(stateDir, 'etcd', 'etcd.pid'))).to.equal(false)
     })
 
-    it('a stale pid file: status says stale (exit 4), up removes it with a note and starts', async () => {
+    it('a stale pid file and socket: status says stale (exit 4), up removes them and starts', async () => {
       mkdirSync(join(stateDir, 'etcd'), {recursive: true})
       writeFileSync(join(stateDir, 'etcd', 'etcd.pid'), `${process.pid}\n`) // alive, but not etcd
+      // What an etcd killed with -9 leaves of its unix socket: etcd will not bind over any file there.
+      writeFileSync(join(stateDir, 'etcd', 'client.sock:0'), '')
       const status = await runEc(['status', '--json'], {env})
       expect(status.code).to.equal(4)
       expect(parseJson<StatusJson>(status).services[0]).to.include({name: 'etcd', state: 'stale', healthy: false})

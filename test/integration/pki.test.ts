@@ -87,6 +87,8 @@ describe('mutual TLS on the control plane (real etcd + Placement)', function () 
     const issued = await cp.ec(['cluster', 'credentials', 'm2', '--out', bundle, '--json'])
     expect(issued.code, issued.stderr).to.equal(0)
     expect((statSync(bundle).mode & 0o777).toString(8)).to.equal('600')
+    // The local admin's unix socket (no certificate, no CRL) is for no one else.
+    expect(JSON.parse(read(bundle, 'utf8')).etcd).to.not.have.property('localSockets')
     expect((await cp.ec(['cluster', 'credentials', 'm2', '--out', bundle])).code, 'never overwrites').to.equal(5)
 
     // Machine 2: its own HOME and state, nothing of the control plane's but the bundle.

@@ -2,13 +2,14 @@
 // oclif, reads etcd with one HTTP/2 gRPC call) against a real control plane
 // under mutual TLS: the same output and exit codes as the oclif command, no
 // oclif loaded, failover across members (one refusing, one that accepts and
-// never answers), exit 4 at once when no member answers, and the server's
-// certificate still checked by name. About 30-60 s on a loaded machine, most
+// never answers), exit 4 at once when no member answers, the server's
+// certificate still checked by name, and the local admin's unix socket used
+// (and left for TLS when it cannot be). About 30-60 s on a loaded machine, most
 // of it `ec up`.
 import {expect} from 'chai'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {EtcdCliTransport} from '../../plugins/etcd/src/cli-transport.js'
 import {EtcdTransport} from '../../plugins/etcd/src/transport.js'
@@ -47,12 +48,23 @@ function record(i: number, state: string, host: string) {
   }
 }
 
+interface LocalBundle {
+  cert: string
+  key: string
+  etcd: {serverName?: string; localSockets?: Record<string, string>}
+}
+
 describe('ec instance list without oclif (real etcd under mutual TLS)', function () {
   this.timeout(180_000)
   let cp: TestControlPlane
   let blackhole: Server
   const held: Socket[] = []
   const ec = (args: string[], env: NodeJS.ProcessEnv = cp.env) => runEc(args, {env, cwd: cp.sandbox.dir})
+  const writeBundleCopy = (name: string, bundle: LocalBundle) => {
+    const file = join(cp.sandbox.dir, `${name}.credentials.json`)
+    writeFileSync(file, JSON.stringify(bundle), {mode: 0o600})
+    return file
+  }
 
   before(async () => {
     // A generous client deadline: a loaded machine must not fail the failover case on time alone.
@@ -159,13 +171,46 @@ describe('ec instance list without oclif (real etcd under mutual TLS)', function
   })
 
   it("still checks etcd's certificate by name: a bundle naming another server is refused (exit 3)", async () => {
-    const bundle = JSON.parse(readFileSync(cp.credentialsFile, 'utf8')) as {etcd: {serverName?: string}}
+    const bundle = JSON.parse(readFileSync(cp.credentialsFile, 'utf8')) as LocalBundle
     bundle.etcd.serverName = 'not-etcd.example'
-    const file = join(cp.sandbox.dir, 'wrong-name.credentials.json')
-    writeFileSync(file, JSON.stringify(bundle), {mode: 0o600})
-    const result = await ec(['instance', 'list', '--credentials', file])
+    delete bundle.etcd.localSockets // over TLS: the local socket checks no name
+    const result = await ec(['instance', 'list', '--credentials', writeBundleCopy('wrong-name', bundle)])
     expect(result.code, result.stderr).to.equal(3)
     expect(result.stderr).to.match(/do not accept each other's TLS certificates/)
+  })
+
+  it("reads through the local admin's unix socket, which only its owner may use, without TLS", async () => {
+    const bundle = JSON.parse(readFileSync(cp.credentialsFile, 'utf8')) as LocalBundle
+    const socket = bundle.etcd.localSockets?.[cp.etcdEndpoint]
+    expect(socket, 'the local bundle names the socket').to.equal(join(cp.stateDir, 'etcd', 'client.sock:0'))
+    const stat = statSync(socket!)
+    expect(stat.isSocket()).to.equal(true)
+    expect(stat.mode & 0o022, 'nobody but its owner may connect').to.equal(0)
+    expect(statSync(dirname(socket!)).mode & 0o777).to.equal(0o700)
+    // A certificate etcd refuses: a read that still succeeds went through the socket.
+    const other = new CertificateAuthority(join(cp.sandbox.dir, 'socket-ca'))
+    await other.ensure()
+    const foreign = await other.issueClient('admin')
+    bundle.cert = readFileSync(foreign.cert, 'utf8')
+    bundle.key = readFileSync(foreign.key, 'utf8')
+    const viaSocket = await ec(['instance', 'list', '-q', '--credentials', writeBundleCopy('foreign-cert', bundle)])
+    expect(viaSocket.code, viaSocket.stderr).to.equal(0)
+    expect(viaSocket.stdout.trim().split('\n')).to.have.length(12)
+    delete bundle.etcd.localSockets
+    const overTls = await ec(['instance', 'list', '-q', '--credentials', writeBundleCopy('foreign-cert-no-socket', bundle)])
+    expect(overTls.code, overTls.stderr).to.equal(3)
+  })
+
+  it('falls back to TLS to the same member when the socket is gone or is not a socket', async () => {
+    const notSocket = join(cp.sandbox.dir, 'not-a-socket')
+    writeFileSync(notSocket, '')
+    for (const [name, path] of [['gone', join(cp.sandbox.dir, 'no-such.sock')], ['not a socket', notSocket]]) {
+      const bundle = JSON.parse(readFileSync(cp.credentialsFile, 'utf8')) as LocalBundle
+      bundle.etcd.localSockets = {[cp.etcdEndpoint]: path}
+      const result = await ec(['instance', 'list', '-q', '--credentials', writeBundleCopy(name.replaceAll(' ', '-'), bundle)])
+      expect(result.code, `${name}: ${result.stderr}`).to.equal(0)
+      expect(result.stdout.trim().split('\n'), name).to.have.length(12)
+    }
   })
 
   it('refuses and admits exactly whom the gRPC transport does: no client certificate, another CA, the admin', async () => {

@@ -25,6 +25,13 @@ export interface TlsMaterial {
   key?: Buffer
   /** Absent unless set, or given by the bundle's section of this service (e.g. `etcd.serverName`). */
   serverName?: string
+  /**
+   * From the bundle's section only (the local admin's, which `ec up` writes):
+   * endpoint → a unix socket of the same server on this machine, where the
+   * socket file's mode takes the place of the certificate. A client may use it
+   * instead of TLS to that endpoint, and must fall back to TLS when it cannot.
+   */
+  localSockets?: Record<string, string>
 }
 
 /** The JSON Schema of ClientTlsSettings, for a section's `tls` property. */
@@ -56,9 +63,15 @@ export function loadClientTls(tls: ClientTlsSettings, section: string): TlsMater
     cert: file(tls.cert) ?? pem(bundle.cert),
     key: file(tls.key) ?? pem(bundle.key),
   }
-  const serverName = tls.serverName ?? (bundle[section] as {serverName?: unknown} | undefined)?.serverName
+  const own = bundle[section] as {serverName?: unknown; localSockets?: unknown} | undefined
+  const serverName = tls.serverName ?? own?.serverName
   if (typeof serverName === 'string') material.serverName = serverName
+  if (isStringRecord(own?.localSockets)) material.localSockets = own.localSockets
   return material
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')
 }
 
 function pem(text: unknown): Buffer | undefined {

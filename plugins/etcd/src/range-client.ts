@@ -13,7 +13,14 @@
 // deadline, or answers "unavailable" (no leader) hands over to the next. A
 // refused certificate or a bad request is final: another member would say the
 // same.
+//
+// A member on this machine that `ec up` started is also reached through its
+// unix socket when the local admin's bundle names it (TlsMaterial.localSockets):
+// no TLS, whose start-up (OpenSSL's first context, the handshake) costs a
+// short-lived command more than its read. A socket that fails before etcd
+// answers (gone, stale, not permitted) is left for TLS to the same member.
 import {type ClientHttp2Session, connect, constants, type IncomingHttpHeaders} from 'node:http2'
+import {connect as connectSocket} from 'node:net'
 
 import type {TlsMaterial} from '@ec/plugin-api'
 
@@ -41,6 +48,8 @@ export class EtcdRangeClient {
   private preferred = 0
   /** One HTTP/2 connection per member, kept for the next read. */
   private readonly sessions = new Map<string, ClientHttp2Session>()
+  /** Members whose local socket failed: TLS from then on. */
+  private readonly socketFailed = new Set<string>()
 
   constructor(
     private readonly endpoints: string[],
@@ -74,6 +83,7 @@ export class EtcdRangeClient {
       if (left <= 0) break
       const endpoint = this.endpoints[index]
       const reused = this.sessions.has(endpoint)
+      const socket = this.localSocket(endpoint)
       try {
         // Each member left gets an equal share of the time left to connect and
         // shake hands; the answer itself may take all of it.
@@ -83,6 +93,12 @@ export class EtcdRangeClient {
       } catch (error) {
         this.drop(endpoint)
         lastError = error as Error
+        if (socket && !(lastError instanceof GrpcStatusError)) {
+          this.socketFailed.add(endpoint)
+          tried-- // the same member, over TLS
+          continue
+        }
+
         if (!memberDown(lastError)) throw lastError
         // A kept connection the member had closed meanwhile: ask it again on a new one.
         if (reused && !retriedFresh) {
@@ -99,7 +115,10 @@ export class EtcdRangeClient {
     let session = this.sessions.get(endpoint)
     if (!session || session.closed || session.destroyed) {
       const secure = endpoint.startsWith('https:')
-      session = connect(endpoint, secure ? {ca: this.tls?.ca, cert: this.tls?.cert, key: this.tls?.key, servername: this.tls?.serverName} : {})
+      const socket = this.localSocket(endpoint)
+      session = socket
+        ? connect('http://localhost', {createConnection: () => connectSocket(socket)})
+        : connect(endpoint, secure ? {ca: this.tls?.ca, cert: this.tls?.cert, key: this.tls?.key, servername: this.tls?.serverName} : {})
       // Errors reach the stream's callers; without a listener an 'error' would throw.
       session.on('error', () => undefined)
       // A kept connection never holds a CLI open.
@@ -108,6 +127,10 @@ export class EtcdRangeClient {
     }
 
     return session
+  }
+
+  private localSocket(endpoint: string): string | undefined {
+    return this.socketFailed.has(endpoint) ? undefined : this.tls?.localSockets?.[endpoint]
   }
 
   private drop(endpoint: string): void {
