@@ -24,7 +24,9 @@ const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCi
 const NOT_SENT = /No connection established|ECONNREFUSED|BrokenCircuit|circuit breaker is open/i
 
 // A TLS handshake that failed on a certificate: ours refused (revoked, another CA, none) or theirs untrusted.
-const TLS_REFUSAL = /alert [a-z ]*certificate[a-z ]*|alert unknown ca|certificate (?:revoked|required|verify failed)|unable to verify[a-z ]*|self[- ]signed certificate[a-z ]*|Hostname\/IP does not match[^;.]*/i
+// etcd itself sends no alert for a revoked certificate: it closes the connection after the handshake (range-client.ts says so).
+const TLS_REFUSAL =
+  /closed the connection before answering after the TLS handshake[^;]*|alert [a-z ]*certificate[a-z ]*|alert unknown ca|certificate (?:revoked|required|verify failed)|unable to verify[a-z ]*|self[- ]signed certificate[a-z ]*|Hostname\/IP does not match[^;.]*/i
 
 /** Turn etcd3's errors into one line that names the endpoint and what to do. */
 export function describeEtcdError(error: unknown, endpoints: string[]): Error {

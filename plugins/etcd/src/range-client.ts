@@ -48,6 +48,8 @@ export class EtcdRangeClient {
   private preferred = 0
   /** One HTTP/2 connection per member, kept for the next read. */
   private readonly sessions = new Map<string, ClientHttp2Session>()
+  /** Sessions whose server has sent its HTTP/2 settings. */
+  private readonly spoken = new WeakSet<ClientHttp2Session>()
   /** Members whose local socket failed: TLS from then on. */
   private readonly socketFailed = new Set<string>()
 
@@ -121,12 +123,22 @@ export class EtcdRangeClient {
         : connect(endpoint, secure ? {ca: this.tls?.ca, cert: this.tls?.cert, key: this.tls?.key, servername: this.tls?.serverName} : {})
       // Errors reach the stream's callers; without a listener an 'error' would throw.
       session.on('error', () => undefined)
+      session.once('remoteSettings', () => this.spoken.add(session!))
       // A kept connection never holds a CLI open.
       session.unref()
       this.sessions.set(endpoint, session)
     }
 
     return session
+  }
+
+  /**
+   * A TLS session that finished its handshake and was closed before the server
+   * spoke HTTP/2: etcd checks its CRL only after the handshake and closes the
+   * connection of a revoked certificate without a TLS alert.
+   */
+  private silentAfterHandshake(session: ClientHttp2Session): boolean {
+    return session.encrypted === true && !session.connecting && !this.spoken.has(session)
   }
 
   private localSocket(endpoint: string): string | undefined {
@@ -184,7 +196,7 @@ export class EtcdRangeClient {
           const httpStatus = headers[constants.HTTP2_HEADER_STATUS]
           fail(
             httpStatus === undefined
-              ? Object.assign(new Error(`etcd at ${endpoint} closed the connection before answering`), {code: 'ECONNRESET'})
+              ? Object.assign(new Error(`etcd at ${endpoint} closed the connection before answering${this.silentAfterHandshake(session) ? REVOKED_HINT : ''}`), {code: 'ECONNRESET'})
               : new Error(`etcd at ${endpoint} answered HTTP ${httpStatus} with no gRPC status`),
           )
           return
@@ -206,6 +218,9 @@ export class EtcdRangeClient {
     })
   }
 }
+
+// Read by describeEtcdError as a refused certificate (exit 3), not a member down.
+const REVOKED_HINT = ' after the TLS handshake, as etcd does when its CRL lists the certificate revoked'
 
 /** The one message of a unary answer: a byte saying uncompressed, four of length, the message. */
 function unframe(body: Buffer, endpoint: string): Buffer {
