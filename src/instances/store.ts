@@ -60,6 +60,11 @@ export class InstanceStore {
     return this.call(() => this.transport.get(key))
   }
 
+  /** Whether the host's agent runs: its liveness key, held by its lease, is there. */
+  async hostAlive(hostId: string): Promise<boolean> {
+    return (await this.read(keys.alive(hostId))) !== undefined
+  }
+
   /** Every key under a prefix, read with the store's patience for stalls. */
   readAll(prefix: string): Promise<{items: KeyValue[]; revision: string}> {
     return this.call(() => this.transport.list(prefix))

@@ -58,17 +58,22 @@ export async function createInstance(
   // eslint-disable-next-line no-useless-assignment
   let claimed = false
   const {group} = options
+  // Hosts claimed on whose agent turned out not to run (no liveness key):
+  // Placement cannot know, so each is released and left out of the next round.
+  const down = new Map<string, string>()
   try {
     // A claim whose host the group no longer admits (another member took its
     // place first) is released and scheduling starts over from the group as it is then.
     for (let round = 1; ; round++) {
       options.onStep?.('candidates', 'started')
       const constraints = await group?.constraints(resourceRequestOf(spec))
+      const groupAccept = constraints?.accept
+      const accept = down.size === 0 ? groupAccept : (hostId: string) => !down.has(hostId) && (groupAccept?.(hostId) ?? true)
       let candidates: string | undefined
       const claim = await scheduler
         .claim(id, constraints?.request ?? resourceRequestOf(spec), {
           policy: options.policy,
-          accept: constraints?.accept,
+          accept,
           prefer: constraints?.prefer,
           onStep(step, detail) {
             if (step === 'candidates') candidates = detail
@@ -77,12 +82,20 @@ export async function createInstance(
           },
         })
         .catch((error: unknown) => {
+          if (down.size > 0 && (error as {reason?: string}).reason === 'noCapacity') throw allHostsDown(pending.name, down)
           throw group ? group.explain(error) : error
         })
       claimed = true
-      if (constraints?.accept && !constraints.accept(claim.hostId)) {
+      if (accept && !accept(claim.hostId)) {
         // A backend that ignores the filter would claim a refused host round after round.
-        throw new EcError('failure', `the scheduler backend claimed on ${claim.hostName}, which group ${JSON.stringify(spec.group)} excludes: it does not honour ClaimOptions.accept`)
+        throw new EcError('failure', `the scheduler backend claimed on ${claim.hostName}, which ${down.has(claim.hostId) ? 'is down' : `group ${JSON.stringify(spec.group)} excludes`}: it does not honour ClaimOptions.accept`)
+      }
+
+      if (!(await store.hostAlive(claim.hostId))) {
+        await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
+        claimed = false
+        down.set(claim.hostId, claim.hostName)
+        continue
       }
 
       options.onStep?.('claim', 'finished', `on ${claim.hostName}`)
@@ -126,6 +139,15 @@ export async function createInstance(
     await undo(pending, store, scheduler, claimed || !certainlyUnclaimed(error))
     throw error
   }
+}
+
+function allHostsDown(name: string, down: Map<string, string>): EcError {
+  const hosts = [...down.values()]
+  const named = hosts.length <= 5 ? hosts.join(', ') : `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more`
+  return new EcError(
+    'unavailable',
+    `no host with room for ${name} has a running agent (down: ${named}); start "ec compute start" there, or take them out with "ec host disable"`,
+  )
 }
 
 const RELEASE_STALL_BUDGET_MS = 30_000

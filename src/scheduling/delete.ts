@@ -5,7 +5,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {EcError} from '../errors.js'
-import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import type {SchedulerBackend} from '@ec/plugin-api'
@@ -46,7 +45,7 @@ export async function deleteInstance(ref: string, options: DeleteOptions): Promi
     return 'deleted'
   }
 
-  if (!(await hostAlive(store, record.host.id))) {
+  if (!(await store.hostAlive(record.host.id))) {
     await forget(record, options)
     return 'deleted-host-down'
   }
@@ -55,7 +54,7 @@ export async function deleteInstance(ref: string, options: DeleteOptions): Promi
   const deadline = Date.now() + options.timeoutSeconds * 1000
   while (Date.now() < deadline) {
     if (!(await store.get(record.id))) return 'deleted'
-    if (!(await hostAlive(store, record.host.id))) {
+    if (!(await store.hostAlive(record.host.id))) {
       await forget(record, options)
       return 'deleted-host-down'
     }
@@ -67,10 +66,6 @@ export async function deleteInstance(ref: string, options: DeleteOptions): Promi
     'unavailable',
     `host ${record.host.name} has not finished deleting ${record.name} within ${options.timeoutSeconds} s; it stays DELETING and the host will finish it (run the delete again to wait)`,
   )
-}
-
-async function hostAlive(store: InstanceStore, hostId: string): Promise<boolean> {
-  return (await store.read(keys.alive(hostId))) !== undefined
 }
 
 /** Release the claim, then drop the record, its name and its assignment. */

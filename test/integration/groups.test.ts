@@ -1,7 +1,9 @@
 // Server groups against a real etcd and a real Placement, through the CLI:
-// five hosts registered directly with Placement (no agent: instances stay
-// SCHEDULED, and `ec instance delete` of a host that is down releases and
-// removes them itself). Concurrent creates run as separate `ec` processes.
+// five hosts registered directly with Placement, with no agent: each test
+// starts with their liveness keys put (create schedules only onto hosts whose
+// agent runs; instances stay SCHEDULED), and takes them away before it
+// deletes (`ec instance delete` of a host that is down releases and removes
+// them itself). Concurrent creates run as separate `ec` processes.
 import {expect} from 'chai'
 import {randomUUID} from 'node:crypto'
 import {mkdtempSync, rmSync} from 'node:fs'
@@ -19,6 +21,7 @@ import {parseJson, runEc, type RunResult} from '../helpers/cli.js'
 import {startControlPlane, type TestControlPlane} from '../helpers/control-plane.js'
 import {etcdOf, flatInventory, placementOf, wipe} from '../helpers/direct-clients.js'
 import {makeQcow2} from '../helpers/image-server.js'
+import {markAlive, markDown} from '../helpers/liveness.js'
 import {allocationsOf, providers} from '../helpers/placement.js'
 
 const HOSTS = ['g-host-1', 'g-host-2', 'g-host-3', 'g-host-4', 'g-host-5']
@@ -31,8 +34,11 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
   let store: InstanceStore
   let scheduler: PlacementScheduler
   let imageDir: string
+  const hosts: Array<{id: string; name: string}> = []
 
   const ec = (args: string[]): Promise<RunResult> => cp.ec(args)
+  const agentsUp = () => Promise.all(hosts.map((host) => markAlive(transport, host.id, host.name)))
+  const agentsGone = () => Promise.all(hosts.map((host) => markDown(transport, host.id)))
 
   before(async () => {
     imageDir = mkdtempSync(join(tmpdir(), 'ec-groups-images-'))
@@ -55,14 +61,17 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     scheduler = placementOf(cp)
     // Room for all 20 on every host: only the group's policy can refuse one.
     for (const name of HOSTS) {
-      await scheduler.registerHost({
+      const host = await scheduler.registerHost({
         id: randomUUID(),
         name,
         traits: [],
         inventory: flatInventory({VCPU: CONCURRENT, MEMORY_MB: 128 * CONCURRENT, DISK_GB: CONCURRENT}),
       })
+      hosts.push({id: host.id, name: host.name})
     }
   })
+
+  beforeEach(agentsUp)
 
   after(async () => {
     await transport?.close()
@@ -73,6 +82,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
 
   // Every test starts with no instance, no group and nothing allocated.
   afterEach(async () => {
+    await agentsGone()
     const {records} = await store.list()
     if (records.length > 0) {
       const deleted = await ec(['instance', 'delete', ...records.map((r) => r.value.id)])
@@ -216,6 +226,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     expect(refused.stderr.trim()).to.equal('Error: group "keep" still has 1 member: k0 (SCHEDULED); delete them first')
     expect(refused.stderr.trim().split('\n')).to.have.length(1)
 
+    await agentsGone()
     expect((await ec(['instance', 'delete', 'k0'])).code).to.equal(0)
     const shown = parseJson<GroupView>(await ec(['group', 'show', 'keep', '--json']))
     expect(shown.members).to.deep.equal([])
@@ -244,16 +255,19 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     ])
 
     // The others sit SCHEDULED on hosts without an agent: not stuck for this test.
+    await agentsGone()
     const audit = await ec(['audit', '--json', '--stuck-after', '3600'])
     expect(audit.code).to.equal(12)
     const report = parseJson<AuditReport>(audit)
     expect(report.findings.map((f) => [f.kind, f.id])).to.deep.equal([['stale-group-member', victim.id]])
 
     // Its host is free for the group again: the stale member does not count.
+    await agentsUp()
     const again = await ec(['instance', 'create', 'o-again', '--flavor', 'one', '--image', 'base', '--group', 'solo', '--no-wait', '--json'])
     expect(again.code, again.stderr).to.equal(0)
     expect(parseJson<InstanceRecord>(again).host?.name).to.equal(victim.host!.name)
     // …and that join dropped it.
+    await agentsGone()
     const clean = await ec(['audit', '--json', '--stuck-after', '3600'])
     expect(clean.code, clean.stdout).to.equal(0)
   })
@@ -267,6 +281,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
       {op: 'delete', key: `names/${created.name}`},
       {op: 'delete', key: `hosts/${created.host!.id}/assigned/${created.id}`},
     ])
+    await agentsGone()
     const repaired = await ec(['audit', '--repair', '--json', '--stuck-after', '3600'])
     expect(repaired.code, repaired.stdout).to.equal(0)
     expect(parseJson<AuditReport>(repaired).repaired.map((r) => r.kind)).to.deep.equal(['stale-group-member'])
@@ -293,7 +308,7 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
     const dup = await ec(['group', 'create', 'dup', '--policy', 'anti-affinity'])
     expect(dup.code).to.equal(5)
     expect(dup.stderr).to.match(/a group named "dup" already exists/)
-    expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal(['groups/dup'])
+    expect((await transport.list('')).items.map((kv) => kv.key).filter((key) => !key.endsWith('/alive'))).to.deep.equal(['groups/dup'])
   })
 
   it('group list and show; group names complete', async () => {

@@ -14,6 +14,7 @@ import {buildInstance, type HostServices} from '../../src/agent/build.js'
 import {keys} from '../../src/instances/keys.js'
 import type {InstanceSpec} from '../../src/instances/model.js'
 import {smallSpec} from '../helpers/instance-spec.js'
+import {markAlive, markDown} from '../helpers/liveness.js'
 import {InstanceStore} from '../../src/instances/store.js'
 import {createInstance} from '../../src/scheduling/create.js'
 import {deleteInstance} from '../../src/scheduling/delete.js'
@@ -41,6 +42,7 @@ describe('create, build and delete on in-memory backends', () => {
       {resourceClass: 'DISK_GB', total: 10, reserved: 0, allocationRatio: 1},
     ]
     hostId = (await scheduler.registerHost({name: 'mem-host', inventory, traits: ['CUSTOM_EC_HOST']})).id
+    await markAlive(transport, hostId, 'mem-host')
   })
   afterEach(async () => {
     await transport.close()
@@ -69,6 +71,7 @@ describe('create, build and delete on in-memory backends', () => {
     expect((await store.get(id))?.value.state).to.equal('ACTIVE')
     expect((await hypervisor.list()).map((g) => [g.id, g.state])).to.deep.equal([[id, 'running']])
 
+    await markDown(transport, hostId)
     expect(await deleteInstance('web', {store, scheduler, timeoutSeconds: 5})).to.equal('deleted-host-down')
     expect(await scheduler.allocations(id)).to.deep.equal({})
     expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal([])
@@ -116,6 +119,39 @@ describe('create, build and delete on in-memory backends', () => {
       (error: Error) => (failure = error),
     )
     expect(failure?.reason).to.equal('noCapacity')
+    expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal([keys.alive(hostId)])
+    expect(await scheduler.hostAllocations(hostId)).to.deep.equal({})
+  })
+
+  /** A second host, with less room than mem-host: the pack policy takes it first. */
+  async function smallerHost(): Promise<string> {
+    const inventory = [
+      {resourceClass: 'VCPU', total: 1, reserved: 0, allocationRatio: 1},
+      {resourceClass: 'MEMORY_MB', total: 1024, reserved: 0, allocationRatio: 1},
+      {resourceClass: 'DISK_GB', total: 10, reserved: 0, allocationRatio: 1},
+    ]
+    return (await scheduler.registerHost({name: 'agentless', inventory, traits: ['CUSTOM_EC_HOST']})).id
+  }
+
+  it('never schedules onto a host whose agent is down: that claim is released and the next host taken', async () => {
+    const agentless = await smallerHost()
+    const created = await createInstance('web', spec(), {store, scheduler, pendingTimeoutSeconds: 60})
+    expect(created.value.host?.name).to.equal('mem-host')
+    expect(await scheduler.hostAllocations(agentless)).to.deep.equal({})
+    // The same host, its agent up: taken first, as the policy says (so the test above saw it skipped).
+    await markAlive(transport, agentless, 'agentless')
+    expect((await createInstance('web2', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value.host?.name).to.equal('agentless')
+  })
+
+  it('fails with exit 4 naming the hosts when no host with room has its agent running, leaving nothing', async () => {
+    await smallerHost()
+    await markDown(transport, hostId)
+    const failure = await createInstance('web', spec(), {store, scheduler, pendingTimeoutSeconds: 60}).catch((error: EcError) => error)
+    expect(failure).to.be.instanceOf(EcError)
+    expect((failure as EcError).reason).to.equal('unavailable')
+    expect((failure as EcError).message).to.equal(
+      'no host with room for web has a running agent (down: agentless, mem-host); start "ec compute start" there, or take them out with "ec host disable"',
+    )
     expect((await transport.list('')).items).to.deep.equal([])
     expect(await scheduler.hostAllocations(hostId)).to.deep.equal({})
   })
