@@ -145,12 +145,12 @@ export class ControlPlane {
     })
   }
 
-  /** Where clients reach etcd and Placement (every member, every controller), as a credentials bundle names them. */
   /** The unix socket of each service here that has one, by its endpoint. */
   private localSockets(): Record<string, string> {
     return Object.fromEntries(this.services.flatMap((service) => (service.localSocket ? [[service.endpoint, service.localSocket]] : [])))
   }
 
+  /** Where clients reach etcd and Placement (every member, every controller), as a credentials bundle names them. */
   endpoints(): {etcd: string[]; placement: string[]} {
     const {etcdEndpoints, placementUrls} = controlPlaneAddress(this.config)
     const scheme = (url: string) => (this.config.tls ? url.replace(/^http:/, 'https:') : url)
