@@ -54,13 +54,15 @@ export async function createInstance(
     throw error
   })
 
-  // Read by the catch below when the group or the claim throws (the rule misses that path).
-  // eslint-disable-next-line no-useless-assignment
   let claimed = false
   const {group} = options
   // Hosts claimed on whose agent turned out not to run (no liveness key):
   // Placement cannot know, so each is released and left out of the next round.
-  const down = new Map<string, string>()
+  // When no host with room has its agent up, one that is down is taken after
+  // all: the assignment waits in etcd, and the agent builds it when it returns
+  // (a restart, an upgrade), as it would have before this check.
+  const down = new Set<string>()
+  let anyHost = false
   try {
     // A claim whose host the group no longer admits (another member took its
     // place first) is released and scheduling starts over from the group as it is then.
@@ -68,7 +70,7 @@ export async function createInstance(
       options.onStep?.('candidates', 'started')
       const constraints = await group?.constraints(resourceRequestOf(spec))
       const groupAccept = constraints?.accept
-      const accept = down.size === 0 ? groupAccept : (hostId: string) => !down.has(hostId) && (groupAccept?.(hostId) ?? true)
+      const accept = down.size === 0 || anyHost ? groupAccept : (hostId: string) => !down.has(hostId) && (groupAccept?.(hostId) ?? true)
       let candidates: string | undefined
       const claim = await scheduler
         .claim(id, constraints?.request ?? resourceRequestOf(spec), {
@@ -82,23 +84,29 @@ export async function createInstance(
           },
         })
         .catch((error: unknown) => {
-          if (down.size > 0 && (error as {reason?: string}).reason === 'noCapacity') throw allHostsDown(pending.name, down)
+          if (down.size > 0 && !anyHost && (error as {reason?: string}).reason === 'noCapacity') return undefined
           throw group ? group.explain(error) : error
         })
+      if (!claim) {
+        anyHost = true
+        continue
+      }
+
       claimed = true
       if (accept && !accept(claim.hostId)) {
         // A backend that ignores the filter would claim a refused host round after round.
         throw new EcError('failure', `the scheduler backend claimed on ${claim.hostName}, which ${down.has(claim.hostId) ? 'is down' : `group ${JSON.stringify(spec.group)} excludes`}: it does not honour ClaimOptions.accept`)
       }
 
-      if (!(await store.hostAlive(claim.hostId))) {
+      const agentDown = !(await store.hostAlive(claim.hostId))
+      if (agentDown && !anyHost) {
         await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
         claimed = false
-        down.set(claim.hostId, claim.hostName)
+        down.add(claim.hostId)
         continue
       }
 
-      options.onStep?.('claim', 'finished', `on ${claim.hostName}`)
+      options.onStep?.('claim', 'finished', agentDown ? `on ${claim.hostName} (its agent is down: the build starts when it returns)` : `on ${claim.hostName}`)
       options.onStep?.('notify', 'started', claim.hostName)
       let scheduled: Versioned<InstanceRecord> | undefined
       try {
@@ -139,15 +147,6 @@ export async function createInstance(
     await undo(pending, store, scheduler, claimed || !certainlyUnclaimed(error))
     throw error
   }
-}
-
-function allHostsDown(name: string, down: Map<string, string>): EcError {
-  const hosts = [...down.values()]
-  const named = hosts.length <= 5 ? hosts.join(', ') : `${hosts.slice(0, 5).join(', ')} and ${hosts.length - 5} more`
-  return new EcError(
-    'unavailable',
-    `no host with room for ${name} has a running agent (down: ${named}); start "ec compute start" there, or take them out with "ec host disable"`,
-  )
 }
 
 const RELEASE_STALL_BUDGET_MS = 30_000

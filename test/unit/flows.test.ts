@@ -143,16 +143,20 @@ describe('create, build and delete on in-memory backends', () => {
     expect((await createInstance('web2', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value.host?.name).to.equal('agentless')
   })
 
-  it('fails with exit 4 naming the hosts when no host with room has its agent running, leaving nothing', async () => {
-    await smallerHost()
+  it('when no host with room has its agent up, takes one of them after all and says the build waits for its agent', async () => {
+    const agentless = await smallerHost()
     await markDown(transport, hostId)
-    const failure = await createInstance('web', spec(), {store, scheduler, pendingTimeoutSeconds: 60}).catch((error: EcError) => error)
-    expect(failure).to.be.instanceOf(EcError)
-    expect((failure as EcError).reason).to.equal('unavailable')
-    expect((failure as EcError).message).to.equal(
-      'no host with room for web has a running agent (down: agentless, mem-host); start "ec compute start" there, or take them out with "ec host disable"',
-    )
-    expect((await transport.list('')).items).to.deep.equal([])
+    const claimed: string[] = []
+    const created = await createInstance('web', spec(), {
+      store,
+      scheduler,
+      pendingTimeoutSeconds: 60,
+      onStep: (step, phase, detail) => step === 'claim' && phase === 'finished' && claimed.push(detail ?? ''),
+    })
+    expect(created.value.state).to.equal('SCHEDULED')
+    expect(created.value.host?.name).to.equal('agentless') // the policy's first choice again
+    expect(claimed).to.deep.equal(['on agentless (its agent is down: the build starts when it returns)'])
+    expect(await transport.get(keys.assignment(agentless, created.value.id))).to.not.equal(undefined)
     expect(await scheduler.hostAllocations(hostId)).to.deep.equal({})
   })
 
