@@ -61,6 +61,18 @@ export function placementDatabase(stateDir: string, cp: ControlPlaneConfig): Pla
 }
 
 /**
+ * What Placement's placement.conf adds to a MySQL or MariaDB URL (nothing to another).
+ * Placement retries a claim that lost a provider-generation race inside the same
+ * transaction; at MySQL's default REPEATABLE READ the retry checks capacity against
+ * that transaction's first snapshot, misses what the winner just committed, and admits
+ * allocations beyond capacity (12 of 10 in test/integration/placement-mariadb.test.ts).
+ * At READ COMMITTED every check reads what is committed; the generation guard stays.
+ */
+export function connectionParameters(url: string): string | undefined {
+  return /^mysql[+:]/.test(url) ? 'init_command=SET+SESSION+TRANSACTION+ISOLATION+LEVEL+READ+COMMITTED' : undefined
+}
+
+/**
  * Create or upgrade Placement's tables (idempotent), as `placement-manage db sync`.
  * Tried again until the deadline: another controller's database may still be starting.
  */

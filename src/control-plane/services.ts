@@ -9,7 +9,7 @@ import {etcdMemberAddresses, urlHost, type ControlPlaneConfig} from '../config/d
 import {EcError} from '../errors.js'
 import {CertificateAuthority, type IssuedPair} from '../pki/authority.js'
 import {gunicornTlsConfig} from './gunicorn-tls.js'
-import {mariadbService, placementDatabase, syncPlacementSchema} from './mariadb.js'
+import {connectionParameters, mariadbService, placementDatabase, syncPlacementSchema} from './mariadb.js'
 import {probeJson, type ProbeTls} from './probe.js'
 
 export interface PortUse {
@@ -265,6 +265,8 @@ function placementService(stateDir: string, cp: ControlPlaneConfig, tls?: Contro
     pidFile: join(dir, 'placement.pid'),
     async prepare() {
       await mkdir(dir, {recursive: true, mode: 0o700})
+      const connection = await database.url()
+      const parameters = connectionParameters(connection)
       await writeFile(
         join(dir, 'placement.conf'),
         [
@@ -275,7 +277,8 @@ function placementService(stateDir: string, cp: ControlPlaneConfig, tls?: Contro
           '[api]',
           'auth_strategy = noauth2',
           '[placement_database]',
-          `connection = ${await database.url()}`,
+          `connection = ${connection}`,
+          ...(parameters ? [`connection_parameters = ${parameters}`] : []),
           // Several workers would race to migrate a server database: ec syncs it once, below.
           `sync_on_startup = ${sqlite ? 'True' : 'False'}`,
           '',
