@@ -290,6 +290,17 @@ describe('server groups (real etcd and Placement, concurrent CLI creates)', func
 
   it('never schedules onto a host whose agent is down while another has room; with every agent down, takes one anyway', async () => {
     await Promise.all(hosts.slice(1).map((host) => markDown(transport, host.id)))
+    // --dry-run says which agents run and lists those hosts first, as create tries them.
+    const dry = await ec(['instance', 'create', '--dry-run', '--flavor', 'one', '--image', 'base', '--json'])
+    expect(dry.code, dry.stderr).to.equal(0)
+    const candidates = parseJson<{candidates: Array<{hostName: string; agentUp: boolean}>}>(dry).candidates
+    expect(candidates.map((c) => [c.hostName, c.agentUp])).to.deep.equal([
+      [hosts[0].name, true],
+      ...candidates.slice(1).map((c) => [c.hostName, false]),
+    ])
+    expect(candidates.map((c) => c.hostName).sort()).to.deep.equal(hosts.map((h) => h.name).sort())
+    const table = await ec(['instance', 'create', '--dry-run', '--flavor', 'one', '--image', 'base'])
+    expect(table.stdout).to.match(new RegExp(`^\\s*${hosts[0].name}\\s+up\\s`, 'm')).and.match(/^\s*g-host-\d\s+down\s/m)
     for (let i = 0; i < 3; i++) {
       const one = await ec(['instance', 'create', `up${i}`, '--flavor', 'one', '--image', 'base', '--no-wait', '--json'])
       expect(one.code, one.stderr).to.equal(0)

@@ -15,7 +15,7 @@ import {StepTracker} from '../../output/step-tracker.js'
 import {createInstance} from '../../scheduling/create.js'
 import {buildSpec, resourceRequestOf, validateName} from '../../scheduling/request.js'
 import {renderTable} from '../../output/table.js'
-import type {CandidatePreview, ResourceRequest, SchedulerBackend} from '@ec/plugin-api'
+import type {Candidate, CandidatePreview, ResourceRequest, SchedulerBackend} from '@ec/plugin-api'
 import {EcCommand} from '../../ec-command.js'
 
 export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
@@ -47,7 +47,7 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     'group-resources': Flags.string({description: 'A request group whose resources come from one provider: NAME=RC:N,RC:N (repeatable).', multiple: true}),
     'group-policy': Flags.option({options: ['isolate', 'none'] as const, description: 'isolate: each group from a different provider; none: they may share.'})(),
     group: Flags.string({description: 'Join this server group (ec group create); its policy decides which hosts may take the instance.'}),
-    'dry-run': Flags.boolean({description: 'Print the query and the candidates Placement returns; claim nothing (exit 7 when none fits).'}),
+    'dry-run': Flags.boolean({description: 'Print the query and the candidates Placement returns, each with whether its host\'s agent runs, in the order create tries them; claim nothing (exit 7 when none fits).'}),
     'disk-strategy': Flags.option({options: ['overlay', 'copy', 'resize'] as const, description: 'How the host prepares the disk (default: the host\'s config).'})(),
     policy: Flags.option({options: ['pack', 'spread'] as const, description: 'Placement policy (default: placement.policy).'})(),
     'key-file': Flags.string({description: 'OpenSSH public key file for the guest, at most 64 KiB (repeatable; default: metadata.defaultPublicKeys).', multiple: true}),
@@ -100,8 +100,8 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     }
 
     if (this.flags['dry-run']) {
-      const group = spec.group ? await openGroup(new InstanceStore(await this.backend(config, 'transport'))) : undefined
-      return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'), group)
+      const store = new InstanceStore(await this.backend(config, 'transport'))
+      return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'), store, await openGroup(store))
     }
 
     const store = new InstanceStore(await this.backend(config, 'transport'))
@@ -141,16 +141,22 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     return record
   }
 
-  private async dryRun(request: ResourceRequest, scheduler: SchedulerBackend, group?: GroupPlacement): Promise<CandidatePreview> {
+  private async dryRun(request: ResourceRequest, scheduler: SchedulerBackend, store: InstanceStore, group?: GroupPlacement): Promise<DryRunPreview> {
     if (!scheduler.previewCandidates) throw new EcError('usage', 'the configured scheduler backend cannot preview candidates')
     // With a group: the candidates its policy allows, in its order of preference.
     const constraints = await group?.constraints(request)
-    const preview = await scheduler.previewCandidates(constraints?.request ?? request)
-    if (constraints?.accept) preview.candidates = preview.candidates.filter((c) => constraints.accept!(c.hostId))
-    if (constraints?.prefer) preview.candidates.sort((a, b) => constraints.prefer!(a.hostId) - constraints.prefer!(b.hostId))
+    const found = await scheduler.previewCandidates(constraints?.request ?? request)
+    if (constraints?.accept) found.candidates = found.candidates.filter((c) => constraints.accept!(c.hostId))
+    if (constraints?.prefer) found.candidates.sort((a, b) => constraints.prefer!(a.hostId) - constraints.prefer!(b.hostId))
+    // As create would: hosts whose agent runs first (a down one is taken only when no live one has room).
+    const hostIds = [...new Set(found.candidates.map((c) => c.hostId))]
+    const up = new Map(await Promise.all(hostIds.map(async (id) => [id, await store.hostAlive(id)] as const)))
+    const candidates = found.candidates.map((c) => ({...c, agentUp: up.get(c.hostId) === true}))
+    const preview: DryRunPreview = {...found, candidates: [...candidates.filter((c) => c.agentUp), ...candidates.filter((c) => !c.agentUp)]}
     if (!this.jsonEnabled()) {
       this.log(`GET /allocation_candidates?${preview.query}`)
-      this.log(renderTable(['host', 'provider', 'resources'], preview.candidates.flatMap((c) => c.providers.map((p) => [c.hostName, p.name, formatAmounts(p.resources)]))))
+      const rows = preview.candidates.flatMap((c) => c.providers.map((p) => [c.hostName, c.agentUp ? 'up' : 'down', p.name, formatAmounts(p.resources)]))
+      this.log(renderTable(['host', 'agent', 'provider', 'resources'], rows))
     }
 
     if (preview.candidates.length === 0) {
@@ -161,6 +167,9 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
     return preview
   }
 }
+
+/** The candidates Placement returned, each with whether its host's agent runs. */
+type DryRunPreview = Omit<CandidatePreview, 'candidates'> & {candidates: Array<Candidate & {agentUp: boolean}>}
 
 function formatAmounts(resources: Record<string, number>): string {
   return Object.entries(resources)
