@@ -55,6 +55,12 @@ export async function createInstance(
   })
 
   let claimed = false
+  /** Release this round's claim before the next round (a Placement that restarts is waited for). */
+  const giveBack = async () => {
+    await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
+    claimed = false
+  }
+
   const {group} = options
   // Hosts claimed on whose agent turned out not to run (no liveness key):
   // Placement cannot know, so each is released and left out of the next round.
@@ -100,8 +106,7 @@ export async function createInstance(
 
       const agentDown = !(await store.hostAlive(claim.hostId))
       if (agentDown && !anyHost) {
-        await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
-        claimed = false
+        await giveBack()
         down.add(claim.hostId)
         continue
       }
@@ -134,8 +139,7 @@ export async function createInstance(
         )
       } catch (error) {
         if (!(error instanceof GroupRefused) || round >= MAX_GROUP_ROUNDS) throw error
-        await waitOutStalls(() => scheduler.release(id), {budgetMs: RELEASE_STALL_BUDGET_MS})
-        claimed = false
+        await giveBack()
         continue
       }
 
