@@ -6,8 +6,13 @@ import {httpsAgentFor} from './credentials.js'
 
 const HEADERS = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39'}
 
+/** One request to Placement as its admin, with the registered client certificate; resolves whatever the status. */
+export function placementRequest<T = unknown>(method: 'get' | 'post' | 'put' | 'delete', url: string, data?: unknown) {
+  return axios.request<T>({method, url, data, headers: HEADERS, httpsAgent: httpsAgentFor(url), validateStatus: () => true})
+}
+
 async function get<T>(url: string): Promise<T> {
-  const response = await axios.get<T>(url, {headers: HEADERS, httpsAgent: httpsAgentFor(url), validateStatus: () => true})
+  const response = await placementRequest<T>('get', url)
   if (response.status >= 300) throw new Error(`GET ${url}: ${response.status} ${JSON.stringify(response.data)}`)
   return response.data
 }
@@ -21,7 +26,7 @@ export async function allocationsOf(placementUrl: string, consumer: string): Pro
 /** Delete a consumer's allocations behind ec's back (as an operator or another service might). */
 export async function deleteAllocations(placementUrl: string, consumer: string): Promise<void> {
   const url = `${placementUrl}/allocations/${consumer}`
-  const response = await axios.delete(url, {headers: HEADERS, httpsAgent: httpsAgentFor(url), validateStatus: () => true})
+  const response = await placementRequest('delete', url)
   if (response.status >= 300) throw new Error(`DELETE allocations of ${consumer}: ${response.status} ${JSON.stringify(response.data)}`)
 }
 

@@ -7,14 +7,11 @@
 // ec runs Placement's connections at READ COMMITTED (src/control-plane/mariadb.ts).
 import {expect} from 'chai'
 import {randomUUID} from 'node:crypto'
-import axios from 'axios'
 
 import {type TestControlPlane, startControlPlane} from '../helpers/control-plane.js'
-import {httpsAgentFor} from '../helpers/credentials.js'
 import {freePorts} from '../helpers/ports.js'
-import {providers} from '../helpers/placement.js'
+import {placementRequest, providers} from '../helpers/placement.js'
 
-const HEADERS = {'X-Auth-Token': 'admin', 'OpenStack-API-Version': 'placement 1.39'}
 const CAPACITY = 10
 const CLAIMS_PER_ROUND = 40
 const ROUNDS = 8
@@ -35,10 +32,7 @@ describe('Placement on MariaDB under concurrent claims', function () {
     await cp?.stop()
   })
 
-  const call = async (method: 'get' | 'post' | 'put' | 'delete', path: string, data?: unknown) => {
-    const url = `${cp!.placementUrl}${path}`
-    return axios.request({method, url, data, headers: HEADERS, httpsAgent: httpsAgentFor(url), validateStatus: () => true})
-  }
+  const call = (method: 'post' | 'put' | 'delete', path: string, data?: unknown) => placementRequest(method, `${cp!.placementUrl}${path}`, data)
 
   it(`never admits more than its capacity: ${ROUNDS} rounds of ${CLAIMS_PER_ROUND} claims at once on a provider of ${CAPACITY}`, async () => {
     for (let round = 1; round <= ROUNDS; round++) {
