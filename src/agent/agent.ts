@@ -10,12 +10,11 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {ComputeConfig} from '../config/defaults.js'
 import {type AgentPresence, disabledMarker} from '../hosts/hosts.js'
 import {instanceIdOfAssignmentKey, keys} from '../instances/keys.js'
-import {type Assignment, type GuestInventory, type InstanceRecord, now} from '../instances/model.js'
+import {type Assignment, type InstanceRecord, now} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import type {
   Logger,
   GuestNumaCell,
-  GuestSummary,
   HypervisorBackend,
   HypervisorCapabilities,
   MetadataBackend,
@@ -28,6 +27,7 @@ import type {
 import {waitOutStalls} from '../retry.js'
 import {readStorageRecord} from '../storage/records.js'
 import {buildInstance, fail, type HostServices, removeGuest, teardownInstance} from './build.js'
+import {GuestInventoryPublisher} from './guest-inventory.js'
 import type {HostIdentity} from './host-identity.js'
 import {inventoryFrom, type MeasuredCapacity} from './inventory.js'
 import {type NumaNode, numaInventories, PER_NODE_CLASSES} from './numa.js'
@@ -72,6 +72,7 @@ export class ComputeAgent {
   private readonly store: InstanceStore
   private readonly queue: WorkQueue
   private readonly host: HostServices
+  private readonly inventory: GuestInventoryPublisher
   private watch?: WatchHandle
   private lease?: Lease
   private resyncTimer?: NodeJS.Timeout
@@ -83,6 +84,7 @@ export class ComputeAgent {
     this.store = new InstanceStore(options.backends.transport, {stallBudgetMs: AGENT_STALL_BUDGET_MS})
     this.queue = new WorkQueue(options.compute.workers)
     const {metadata} = options.backends
+    this.inventory = new GuestInventoryPublisher(options.identity.id, options.backends.hypervisor, options.backends.transport, () => this.lease, options.log)
     const phoneHomes = metadata?.phonesHome ? new PhoneHomes() : undefined
     if (phoneHomes) metadata!.onPhoneHome(phoneHomes.receive)
     this.host = {
@@ -97,6 +99,7 @@ export class ComputeAgent {
       log: options.log,
       numaCells: (id) => this.numaCells(id),
       storageDir: (id, allocations) => this.storageDir(id, allocations),
+      guestRemoved: () => this.inventory.refresh(),
     }
   }
 
@@ -196,12 +199,12 @@ export class ComputeAgent {
    * guest inventory is published for `ec audit`. Returns the listing's revision.
    */
   private async resync(): Promise<string> {
-    const {hypervisor, scheduler} = this.options.backends
+    const {scheduler} = this.options.backends
     // Assignments before guests: a build that defines its domain after the
     // listing is in the queue by the time the guests are looked at.
     const {items, revision} = await this.store.readAll(keys.assignments(this.hostId))
-    let listedAt = now()
-    let guests = await hypervisor.list()
+    const listing = await this.inventory.list()
+    const {guests} = listing
     // Unknown (the scheduler does not answer) skips the allocation checks this round.
     const held = await scheduler.hostAllocations(this.hostId).catch((error: unknown) => {
       this.options.log.warn(`cannot list this host's allocations: ${(error as Error).message}; checking them next round`)
@@ -220,17 +223,12 @@ export class ComputeAgent {
     const removals = guests
       .filter((guest) => !assigned.has(guest.id) && !this.queue.has(guest.id))
       .map((guest) => this.run(guest.id, 'remove an unassigned guest', () => this.removeUnassigned(guest.id)))
-    if (removals.length > 0) {
-      // Guests deleted while this host was cut off (a delete that found it down released their
-      // allocations): publish what runs once they are gone, not the listing that still had them.
-      await Promise.race([Promise.all(removals), sleep(REMOVAL_PATIENCE_MS, undefined, {ref: false})])
-      listedAt = now()
-      guests = await hypervisor.list()
-    }
+    // Guests deleted while this host was cut off (a delete that found it down released their
+    // allocations): each removal publishes what runs once its guest is gone, and this older
+    // listing, which still had them, then goes out no more.
+    if (removals.length > 0) await Promise.race([Promise.all(removals), sleep(REMOVAL_PATIENCE_MS, undefined, {ref: false})])
 
-    await this.publishGuests(guests, listedAt).catch((error: unknown) =>
-      this.options.log.warn(`cannot publish the guest inventory: ${(error as Error).message}`),
-    )
+    await this.inventory.publish(listing)
     return revision
   }
 
@@ -346,17 +344,6 @@ export class ComputeAgent {
         }
       }
     })
-  }
-
-  /** The guests this host has, on the liveness lease (gone with the agent), for `ec audit`. */
-  private async publishGuests(guests: GuestSummary[], listedAt: string): Promise<void> {
-    if (!this.lease) return
-    // Stamped with when the hypervisor was asked, not when the write went out: a reader waiting for
-    // a fresh inventory must not get a listing taken before it started waiting.
-    const inventory: GuestInventory = {at: listedAt, guests: guests.map(({id, name, state, defined}) => ({id, name, state, defined}))}
-    // One attempt, without the store's patience for stalls: a stalled publish must not hold up the
-    // resyncs after it, and the next resync publishes a fresher inventory anyway.
-    await this.options.backends.transport.commit([], [{op: 'put', key: keys.guests(this.hostId), value: JSON.stringify(inventory), lease: this.lease.id}])
   }
 
   private async definedGuests(): Promise<Set<string>> {

@@ -39,6 +39,8 @@ export interface HostServices {
   numaCells?(id: string): Promise<GuestNumaCell[] | undefined>
   /** Where the disk goes when the allocation takes DISK_GB from shared storage (by provider id); undefined: the host's own place. */
   storageDir?(id: string, allocations: Record<string, Record<string, number>>): Promise<string | undefined>
+  /** A guest is gone: publish what runs now, before its record changes, so `ec audit` never sees the old listing beside the new record. Never throws. */
+  guestRemoved?(): Promise<void>
 }
 
 /** A build started more often than this (agent restarts, or failures it could not record) fails instead of resuming. */
@@ -243,6 +245,7 @@ export async function removeGuest(id: string, host: HostServices): Promise<void>
   await host.hypervisor.destroy(id)
   await host.metadata?.unpublish(id)
   host.phoneHomes?.forget(id)
+  await host.guestRemoved?.()
 }
 
 /**

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {EcError, type HypervisorCapabilities, type TxnGuard, type TxnOp, type TxnResult} from '@ec/plugin-api'
 import {MemoryHypervisor, MemoryScheduler, MemoryTransport} from '@ec/plugin-api/testing'
 
-import {buildInstance, type HostServices} from '../../src/agent/build.js'
+import {buildInstance, type HostServices, teardownInstance} from '../../src/agent/build.js'
 import {keys} from '../../src/instances/keys.js'
 import type {InstanceSpec} from '../../src/instances/model.js'
 import {smallSpec} from '../helpers/instance-spec.js'
@@ -75,6 +75,17 @@ describe('create, build and delete on in-memory backends', () => {
     expect(await deleteInstance('web', {store, scheduler, timeoutSeconds: 5})).to.equal('deleted-host-down')
     expect(await scheduler.allocations(id)).to.deep.equal({})
     expect((await transport.list('')).items.map((kv) => kv.key)).to.deep.equal([])
+  })
+
+  it('a teardown says its guest is gone before the record goes, so the audit never sees the guest without its record', async () => {
+    const {id} = (await createInstance('web', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value
+    const hypervisor = new MemoryHypervisor()
+    await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
+    const seen: Array<{guests: string[]; record: boolean}> = []
+    const guestRemoved = async () => void seen.push({guests: (await hypervisor.list()).map((g) => g.id), record: (await store.get(id)) !== undefined})
+    await teardownInstance(id, {...host(hypervisor, canDoAll), guestRemoved})
+    expect(seen).to.deep.equal([{guests: [], record: true}])
+    expect(await store.get(id)).to.equal(undefined)
   })
 
   /** etcd stops answering on the first commit: after applying it (the answer is lost), or before it left (`notApplied`). */
