@@ -10,6 +10,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {controlPlaneAddress, type ControlPlaneConfig, localCredentialsFile} from '../config/defaults.js'
 import {EcError} from '../errors.js'
 import {isLoopback, prepareClusterTls} from './cluster-tls.js'
+import {checkDatabaseUrl} from './mariadb.js'
 import {isPortFree} from './ports.js'
 import {isRunning, readPidFile, removeFile, startDaemon, stopProcess, tailOfFile} from './processes.js'
 import {withStateLock} from './state-lock.js'
@@ -53,6 +54,7 @@ export class ControlPlane {
 
   async up(): Promise<UpResult> {
     this.checkPlainHttp()
+    checkDatabaseUrl(this.config.placement.database)
     this.checkDistinctPorts()
     // Refuse before writing anything: a missing binary or a busy port leaves no trace.
     for (const service of this.services) {

@@ -69,7 +69,20 @@ export function placementDatabase(stateDir: string, cp: ControlPlaneConfig): Pla
  * At READ COMMITTED every check reads what is committed; the generation guard stays.
  */
 export function connectionParameters(url: string): string | undefined {
-  return /^mysql[+:]/.test(url) ? 'init_command=SET+SESSION+TRANSACTION+ISOLATION+LEVEL+READ+COMMITTED' : undefined
+  return isMysql(url) ? 'init_command=SET+SESSION+TRANSACTION+ISOLATION+LEVEL+READ+COMMITTED' : undefined
+}
+
+/** An operator's URL with its own init_command would have ec's appended as a second value, which the driver does not take. */
+export function checkDatabaseUrl(database: string): void {
+  if (!isMysql(database) || !/[?&]init_command=/i.test(database)) return
+  throw new EcError(
+    'usage',
+    `controlPlane.placement.database sets init_command, which ec needs for READ COMMITTED (Placement over-commits at MySQL's REPEATABLE READ); remove init_command from the URL`,
+  )
+}
+
+function isMysql(url: string): boolean {
+  return /^mysql[+:]/.test(url)
 }
 
 /**

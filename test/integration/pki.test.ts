@@ -170,4 +170,18 @@ describe('ec up --listen', function () {
       sandbox.cleanup()
     }
   })
+
+  it('refuses a MySQL URL with its own init_command, where ec sets READ COMMITTED: exit 2, nothing written', async () => {
+    const sandbox = makeSandbox('ec-initcmd-')
+    try {
+      const url = 'mysql+mysqldb://placement:pw@127.0.0.1:3307/placement?charset=utf8mb4&init_command=SET+sql_mode%3D%27%27'
+      const result = await runEc(['up', '--database', url, '--state-dir', join(sandbox.dir, 'state')], {env: sandbox.env})
+      expect(result.code, result.stderr).to.equal(2)
+      expect(result.stderr.trim().split('\n')).to.have.length(1)
+      expect(result.stderr).to.match(/^Error: controlPlane\.placement\.database sets init_command, .*remove init_command from the URL/)
+      expect(() => statSync(join(sandbox.dir, 'state'))).to.throw()
+    } finally {
+      sandbox.cleanup()
+    }
+  })
 })
