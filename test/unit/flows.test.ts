@@ -183,6 +183,17 @@ describe('create, build and delete on in-memory backends', () => {
     expect(await hypervisor.list()).to.deep.equal([])
   })
 
+  it('starts no guest whose allocation was released before its build: ERROR with the reason, nothing made', async () => {
+    const {id} = (await createInstance('gone', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value
+    await scheduler.release(id) // behind ec's back, between the claim and the build
+    const hypervisor = new MemoryHypervisor()
+    await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
+    const record = (await store.get(id))!.value
+    expect(record.state).to.equal('ERROR')
+    expect(record.error).to.include({step: 'accepted', reason: 'it holds no allocation in the scheduler any more (released while it waited)'})
+    expect(await hypervisor.list()).to.deep.equal([])
+  })
+
   it('refuses --publish on a hypervisor that cannot forward ports', async () => {
     const created = await createInstance('pub', spec({publish: [{guest: 80, host: 0, proto: 'tcp'}]}), {store, scheduler, pendingTimeoutSeconds: 60})
     await buildInstance(created.value.id, host(new MemoryHypervisor(), canDoAll), new AbortController().signal)
