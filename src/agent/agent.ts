@@ -97,7 +97,7 @@ export class ComputeAgent {
       capabilities: options.capabilities,
       metadata: options.backends.metadata,
       log: options.log,
-      numaCells: (id) => this.numaCells(id),
+      numaCells: (id, allocations) => this.numaCells(id, allocations),
       storageDir: (id, allocations) => this.storageDir(id, allocations),
       guestRemoved: () => this.inventory.refresh(),
     }
@@ -143,10 +143,9 @@ export class ComputeAgent {
   }
 
   /** The host nodes an instance's allocation takes VCPU and memory from, one guest cell each. */
-  private async numaCells(id: string): Promise<GuestNumaCell[] | undefined> {
+  private numaCells(id: string, allocations: Record<string, Record<string, number>>): GuestNumaCell[] | undefined {
     const nodes = this.options.numaNodes ?? []
     if (nodes.length === 0) return undefined
-    const allocations = await this.options.backends.scheduler.allocations(id)
     const cells: GuestNumaCell[] = []
     for (const node of nodes) {
       const taken = allocations[this.numaNodeIds[node.node]]

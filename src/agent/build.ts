@@ -6,6 +6,7 @@ import {type InstanceRecord, now, type Step} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
 import {waitOutStalls} from '../retry.js'
 import {BuildRecord} from './build-record.js'
+import {freshClaim} from './claim-check.js'
 import {failpoint, pausepoint} from './failpoints.js'
 import type {PhoneHomes} from './phone-homes.js'
 import type {
@@ -35,8 +36,8 @@ export interface HostServices {
   capabilities: HypervisorCapabilities
   metadata?: MetadataBackend
   log: Logger
-  /** The NUMA cells the instance's allocation places it in (hosts with NUMA nodes). */
-  numaCells?(id: string): Promise<GuestNumaCell[] | undefined>
+  /** The NUMA cells the instance's allocation (by provider id) places it in (hosts with NUMA nodes). */
+  numaCells?(id: string, allocations: Record<string, Record<string, number>>): GuestNumaCell[] | undefined
   /** Where the disk goes when the allocation takes DISK_GB from shared storage (by provider id); undefined: the host's own place. */
   storageDir?(id: string, allocations: Record<string, Record<string, number>>): Promise<string | undefined>
   /** A guest is gone: publish what runs now, before its record changes, so `ec audit` never sees the old listing beside the new record. Never throws. */
@@ -77,10 +78,11 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
 
   // No guest starts without its allocation: one released meanwhile (by a
   // delete that found this host down, an operator, an earlier failure) ends
-  // the build here rather than over-committing the host.
-  const held = await waitOutStalls(() => host.scheduler.allocations(id), {budgetMs: SCHEDULER_STALL_BUDGET_MS}).catch(
-    (error: unknown) => error as Error,
-  )
+  // the build here rather than over-committing the host. A prompt first build
+  // trusts its claim (claim-check.ts).
+  const held =
+    freshClaim(record) ??
+    (await waitOutStalls(() => host.scheduler.allocations(id), {budgetMs: SCHEDULER_STALL_BUDGET_MS}).catch((error: unknown) => error as Error))
   if (held instanceof Error || Object.keys(held).length === 0) {
     const why = held instanceof Error ? `its allocation could not be checked: ${held.message}` : 'it holds no allocation in the scheduler any more (released while it waited)'
     await fail(record, 'accepted', why, host)
@@ -131,7 +133,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
 
     const disk: PreparedDisk = await host.hypervisor.prepareDisk(guest, image, report)
     begin('define')
-    guest.numa = await host.numaCells?.(id)
+    guest.numa = host.numaCells?.(id, held)
     if (publishing) {
       const published = await publishing
       guest.smbios = wired(published.smbios, host.capabilities.smbios, 'pass SMBIOS fields to guests')
@@ -265,6 +267,7 @@ export async function fail(record: InstanceRecord, step: Step, reason: string, h
     r.state = 'ERROR'
     r.error = {reason, step, at: now()}
     r.allocations = undefined
+    r.allocationsByProvider = undefined
     return r
   })
   if (failed) await waitOutStalls(() => host.scheduler.release(record.id), {budgetMs: SCHEDULER_STALL_BUDGET_MS})

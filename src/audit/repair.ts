@@ -44,7 +44,7 @@ const FIXERS: Partial<Record<FindingKind, Fixer>> = {
     const current = await store.get(id!)
     if (current?.value.state !== 'ERROR') return undefined
     await scheduler.release(id!)
-    await store.update(id!, (r) => (r.state === 'ERROR' && r.allocations ? {...r, allocations: undefined} : undefined))
+    await store.update(id!, (r) => (r.state === 'ERROR' && r.allocations ? {...r, allocations: undefined, allocationsByProvider: undefined} : undefined))
     return `released the allocations of ${current.value.name}, which is ERROR`
   },
 
@@ -137,7 +137,7 @@ async function failRecord(
   hostDown = false,
 ): Promise<InstanceRecord | undefined> {
   const fail = (r: InstanceRecord): InstanceRecord | undefined =>
-    from.includes(r.state) ? {...r, state: 'ERROR', allocations: undefined, error: {reason, step: r.step, at: now()}} : undefined
+    from.includes(r.state) ? {...r, state: 'ERROR', allocations: undefined, allocationsByProvider: undefined, error: {reason, step: r.step, at: now()}} : undefined
   try {
     const written = await store.update(id, fail, (r) => ({
       guards: hostDown && r.host ? [{key: keys.alive(r.host.id), modRevision: null}] : [],

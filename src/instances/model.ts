@@ -55,6 +55,12 @@ export interface InstanceRecord {
   spec: InstanceSpec
   host?: {id: string; name: string}
   allocations?: Record<string, number>
+  /**
+   * The claim per provider as create made it (Claim.byProvider), when the
+   * scheduler tells: the agent builds from it instead of asking the scheduler
+   * again, unless the build waited (see agent/claim-check.ts).
+   */
+  allocationsByProvider?: Record<string, Record<string, number>>
   /** The step in progress (or the last one reached). */
   step?: Step
   steps: Partial<Record<Step, StepTimes>>

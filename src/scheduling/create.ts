@@ -122,6 +122,7 @@ export async function createInstance(
             record.state = 'SCHEDULED'
             record.host = {id: claim.hostId, name: claim.hostName}
             record.allocations = claim.allocations
+            record.allocationsByProvider = claim.byProvider
             record.scheduling = undefined
             record.steps.candidates = {started: at, finished: now()}
             record.steps.claim = {started: at, finished: now()}

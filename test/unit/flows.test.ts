@@ -183,15 +183,37 @@ describe('create, build and delete on in-memory backends', () => {
     expect(await hypervisor.list()).to.deep.equal([])
   })
 
-  it('starts no guest whose allocation was released before its build: ERROR with the reason, nothing made', async () => {
+  it('starts no guest whose allocation was released while its build waited: ERROR with the reason, nothing made', async () => {
     const {id} = (await createInstance('gone', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value
     await scheduler.release(id) // behind ec's back, between the claim and the build
+    // The build comes a minute after the claim (its agent was down): it asks the scheduler.
+    await store.update(id, (r) => ({...r, steps: {...r.steps, claim: {started: r.steps.claim!.started, finished: new Date(Date.now() - 60_000).toISOString()}}}))
     const hypervisor = new MemoryHypervisor()
     await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
     const record = (await store.get(id))!.value
     expect(record.state).to.equal('ERROR')
     expect(record.error).to.include({step: 'accepted', reason: 'it holds no allocation in the scheduler any more (released while it waited)'})
+    expect(record.allocationsByProvider).to.equal(undefined)
     expect(await hypervisor.list()).to.deep.equal([])
+  })
+
+  it('a prompt first build starts from the claim in its record without asking the scheduler; a resumed one asks', async () => {
+    const {id, allocationsByProvider} = (await createInstance('prompt', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value
+    expect(allocationsByProvider).to.deep.equal({[hostId]: {VCPU: 1, MEMORY_MB: 512, DISK_GB: 1}})
+    const asked: string[] = []
+    const allocations = scheduler.allocations.bind(scheduler)
+    scheduler.allocations = async (consumer) => (asked.push(consumer), allocations(consumer))
+    const hypervisor = new MemoryHypervisor()
+    await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
+    expect((await store.get(id))?.value.state).to.equal('ACTIVE')
+    expect(asked).to.deep.equal([])
+
+    // A build an agent restart interrupted is resumed as a second attempt: that one asks.
+    const resumed = (await createInstance('resumed', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value.id
+    await store.update(resumed, (r) => ({...r, state: 'BUILDING', buildAttempts: 1}))
+    await buildInstance(resumed, host(hypervisor, canDoAll), new AbortController().signal)
+    expect(asked).to.deep.equal([resumed])
+    expect((await store.get(resumed))?.value.state).to.equal('ACTIVE')
   })
 
   it('refuses --publish on a hypervisor that cannot forward ports', async () => {

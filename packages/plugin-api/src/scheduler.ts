@@ -137,7 +137,15 @@ export interface Claim {
   consumerId: string
   hostId: string
   hostName: string
+  /** The totals claimed, by resource class. */
   allocations: Record<string, number>
+  /**
+   * What was claimed from each provider (the host, its NUMA nodes, shared
+   * storage), as allocations() would answer right after the claim. ec keeps it
+   * in the instance's record so that a build started promptly need not ask the
+   * scheduler again; without it every build asks allocations().
+   */
+  byProvider?: Record<string, Record<string, number>>
 }
 
 export interface ClaimOptions {

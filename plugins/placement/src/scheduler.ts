@@ -135,6 +135,7 @@ export class PlacementScheduler implements SchedulerBackend {
           hostId: candidate.hostId,
           hostName: await hostName,
           allocations: candidate.resources,
+          byProvider: candidate.allocations,
         }
       }
     }

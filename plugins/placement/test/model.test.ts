@@ -114,8 +114,9 @@ describe('Placement model: NUMA trees, shared disks, traits (real Placement)', f
     ])
     const id = randomUUID()
     consumers.push(id)
-    await scheduler.claim(id, numaAsk(tag, {DISK_GB: 10}, {VCPU: 6, MEMORY_MB: 6000}))
+    const claim = await scheduler.claim(id, numaAsk(tag, {DISK_GB: 10}, {VCPU: 6, MEMORY_MB: 6000}))
     const held = await scheduler.allocations(id)
+    expect(claim.byProvider).to.deep.equal(held) // what a prompt build starts from
     const node = Object.keys(held).find((p) => p !== host.id)!
     expect([numaNodeProviderId(host.id, 0), numaNodeProviderId(host.id, 1)]).to.include(node)
     expect(held[node]).to.deep.equal({VCPU: 6, MEMORY_MB: 6000})

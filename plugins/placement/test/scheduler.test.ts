@@ -135,6 +135,7 @@ describe('PlacementScheduler', () => {
         hostId: registration.id,
         hostName: registration.name,
         allocations: {VCPU: 2, MEMORY_MB: 1024},
+        byProvider: {[registration.id!]: {VCPU: 2, MEMORY_MB: 1024}},
       })
       expect(await scheduler.allocations(consumer)).to.deep.equal({[registration.id!]: {VCPU: 2, MEMORY_MB: 1024}})
       const usage = (await scheduler.listHosts()).find((h) => h.id === registration.id)?.usage

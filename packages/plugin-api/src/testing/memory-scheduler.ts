@@ -80,7 +80,7 @@ export class MemoryScheduler implements SchedulerBackend {
     if (!chosen) throw new EcError('noCapacity', `no host can take ${describeResources(wanted)}; add a host or ask for less`)
     options.onStep?.('claim', `claiming on ${chosen.name}`)
     this.claims.set(consumerId, {hostId: chosen.id, resources: wanted})
-    return {consumerId, hostId: chosen.id, hostName: chosen.name, allocations: {...wanted}}
+    return {consumerId, hostId: chosen.id, hostName: chosen.name, allocations: {...wanted}, byProvider: {[chosen.id]: {...wanted}}}
   }
 
   async release(consumerId: string): Promise<void> {

@@ -78,6 +78,8 @@ export function schedulerContract(name: string, options: SchedulerContractOption
       assert.equal(claim.hostId, host.id)
       assert.deepEqual(claim.allocations, {VCPU: 2, MEMORY_MB: 512, DISK_GB: 1})
       assert.deepEqual(await scheduler.allocations(id), {[host.id]: {VCPU: 2, MEMORY_MB: 512, DISK_GB: 1}})
+      // Optional; when given, a build starts from it instead of asking allocations().
+      if (claim.byProvider) assert.deepEqual(claim.byProvider, await scheduler.allocations(id), 'byProvider is what allocations() answers')
       assert.deepEqual((await scheduler.hostAllocations(host.id))[id], {VCPU: 2, MEMORY_MB: 512, DISK_GB: 1})
       await scheduler.release(id)
       assert.deepEqual(await scheduler.allocations(id), {})
