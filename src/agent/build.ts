@@ -2,7 +2,7 @@
 // instance record as it starts, so `ec instance create --wait` can show it.
 import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
-import {type InstanceRecord, now, type Step} from '../instances/model.js'
+import {type InstanceRecord, now, type Step, withoutClaim} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
 import {waitOutStalls} from '../retry.js'
 import {BuildRecord} from './build-record.js'
@@ -264,11 +264,7 @@ export async function fail(record: InstanceRecord, step: Step, reason: string, h
   await removeGuest(record.id, host)
   const failed = await host.store.update(record.id, (r) => {
     if (r.state === 'DELETING' || r.state === 'ERROR') return undefined
-    r.state = 'ERROR'
-    r.error = {reason, step, at: now()}
-    r.allocations = undefined
-    r.allocationsByProvider = undefined
-    return r
+    return {...withoutClaim(r), state: 'ERROR', error: {reason, step, at: now()}}
   })
   if (failed) await waitOutStalls(() => host.scheduler.release(record.id), {budgetMs: SCHEDULER_STALL_BUDGET_MS})
 }

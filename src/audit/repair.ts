@@ -7,7 +7,7 @@ import {EcError} from '../errors.js'
 import {groupKeys} from '../groups/model.js'
 import {GroupStore} from '../groups/store.js'
 import {keys} from '../instances/keys.js'
-import {type InstanceRecord, type InstanceState, now} from '../instances/model.js'
+import {type InstanceRecord, type InstanceState, now, withoutClaim} from '../instances/model.js'
 import type {InstanceStore} from '../instances/store.js'
 import type {SchedulerBackend} from '@ec/plugin-api'
 import {deleteInstance, type DeleteOptions} from '../scheduling/delete.js'
@@ -44,7 +44,7 @@ const FIXERS: Partial<Record<FindingKind, Fixer>> = {
     const current = await store.get(id!)
     if (current?.value.state !== 'ERROR') return undefined
     await scheduler.release(id!)
-    await store.update(id!, (r) => (r.state === 'ERROR' && r.allocations ? {...r, allocations: undefined, allocationsByProvider: undefined} : undefined))
+    await store.update(id!, (r) => (r.state === 'ERROR' && r.allocations ? withoutClaim(r) : undefined))
     return `released the allocations of ${current.value.name}, which is ERROR`
   },
 
@@ -137,7 +137,7 @@ async function failRecord(
   hostDown = false,
 ): Promise<InstanceRecord | undefined> {
   const fail = (r: InstanceRecord): InstanceRecord | undefined =>
-    from.includes(r.state) ? {...r, state: 'ERROR', allocations: undefined, allocationsByProvider: undefined, error: {reason, step: r.step, at: now()}} : undefined
+    from.includes(r.state) ? {...withoutClaim(r), state: 'ERROR', error: {reason, step: r.step, at: now()}} : undefined
   try {
     const written = await store.update(id, fail, (r) => ({
       guards: hostDown && r.host ? [{key: keys.alive(r.host.id), modRevision: null}] : [],

@@ -96,6 +96,11 @@ export function now(): string {
   return new Date().toISOString()
 }
 
+/** The record once its claim is released: the allocations and their split by provider go together. */
+export function withoutClaim(record: InstanceRecord): InstanceRecord {
+  return {...record, allocations: undefined, allocationsByProvider: undefined}
+}
+
 /**
  * The value of hosts/<host>/guests: what the host's hypervisor had at `at`,
  * so `ec audit` can compare guests with records and allocations without
