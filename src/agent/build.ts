@@ -76,10 +76,11 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     return
   }
 
-  // No guest starts without its allocation: one released meanwhile (by a
-  // delete that found this host down, an operator, an earlier failure) ends
-  // the build here rather than over-committing the host. A prompt first build
-  // trusts its claim (claim-check.ts).
+  // No guest starts without its allocation: one released while the build
+  // waited (by an operator or another tool; ec's own releases move the record
+  // first, so the accept above refuses them) ends the build here rather than
+  // over-committing the host. A prompt first build trusts its claim
+  // (claim-check.ts).
   const held =
     freshClaim(record) ??
     (await waitOutStalls(() => host.scheduler.allocations(id), {budgetMs: SCHEDULER_STALL_BUDGET_MS}).catch((error: unknown) => error as Error))
