@@ -6,8 +6,7 @@
 // from a file the user named (--config, EC_CONFIG) or from their own config
 // directory: one the search finds in the current directory or a parent (a
 // cloned repository, a shared /tmp) is refused with the way to use it on purpose.
-import {existsSync, statSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {basename, dirname, extname, join, resolve} from 'node:path'
 
@@ -15,6 +14,7 @@ import type {PublicExplorer} from 'cosmiconfig'
 
 import {EcError} from '../errors.js'
 import {quote} from '../output/escape.js'
+import {parseYaml} from './yaml-cache.js'
 
 export const SYSTEM_CONFIG_FILE = '/etc/ec/config.yaml'
 
@@ -66,15 +66,19 @@ function isYaml(file: string): boolean {
   return ext === '' || ext === '.yaml' || ext === '.yml'
 }
 
-/** What cosmiconfig's load() answers for a YAML file, without cosmiconfig unless it has a `$import`. */
-async function loadFile(file: string, cosmic: Explorer): Promise<{filepath: string; config: unknown; isEmpty?: boolean} | null> {
+/**
+ * What cosmiconfig's load() answers for a YAML file, without cosmiconfig
+ * unless it has a `$import` (and, given a cache directory, without js-yaml
+ * once the same text was parsed before: yaml-cache.ts).
+ */
+async function loadFile(file: string, cosmic: Explorer, cacheDir?: string): Promise<{filepath: string; config: unknown; isEmpty?: boolean} | null> {
   if (!isYaml(file)) return cosmic.load(file)
-  const content = await readFile(file, 'utf8')
+  // Read at once: Node's first promise-based read costs a short command a few ms.
+  const content = readFileSync(file, 'utf8')
   if (content.trim() === '') return {filepath: file, config: undefined, isEmpty: true}
-  const {load} = await import('js-yaml')
   let config: unknown
   try {
-    config = load(content)
+    config = await parseYaml(content, cacheDir)
   } catch (error) {
     ;(error as Error).message = `YAML Error in ${file}:\n${(error as Error).message}`
     throw error
@@ -93,10 +97,13 @@ export async function findConfigFile(options: {
   flag?: string
   env: NodeJS.ProcessEnv
   cwd: string
+  /** Where parsed YAML is kept between runs (yaml-cache.ts); none: parse each time. */
+  cacheDir?: string
 }): Promise<FoundConfig | undefined> {
   // cosmiconfig parses and searches one directory at a time; the walk is ours
   // so that HOME and XDG_CONFIG_HOME come from `env`, not from process.env.
   const local = explorer(SEARCH_PLACES)
+  const load = (file: string) => loadFile(file, local, options.cacheDir)
   const explicit = options.flag
     ? {file: options.flag, via: '--config'}
     : options.env.EC_CONFIG?.trim()
@@ -107,7 +114,7 @@ export async function findConfigFile(options: {
     const file = resolve(options.cwd, explicit.file)
     if (!existsSync(file)) throw new EcError('config', `config file ${quote(file)} (from ${explicit.via}) does not exist; check the path`)
     checkReadable(file, `from ${explicit.via}`)
-    return read(file, () => loadFile(file, local))
+    return read(file, () => load(file))
   }
 
   const home = options.env.HOME?.trim() || homedir()
@@ -122,7 +129,7 @@ export async function findConfigFile(options: {
     }
 
     checkReadable(place, 'found by the search')
-    return read(place, () => loadFile(place, local))
+    return read(place, () => load(place))
   }
 
   const userDir = join(options.env.XDG_CONFIG_HOME?.trim() || join(home, '.config'), 'ec')
@@ -131,10 +138,10 @@ export async function findConfigFile(options: {
   const inUserDir = !userPlace
     ? undefined
     : statSync(userPlace).isFile()
-      ? await read(userPlace, () => loadFile(userPlace, local))
+      ? await read(userPlace, () => load(userPlace))
       : await read(userDir, () => explorer(USER_PLACES).search(userDir))
   if (inUserDir) return inUserDir
-  if (existsSync(SYSTEM_CONFIG_FILE)) return read(SYSTEM_CONFIG_FILE, () => loadFile(SYSTEM_CONFIG_FILE, local))
+  if (existsSync(SYSTEM_CONFIG_FILE)) return read(SYSTEM_CONFIG_FILE, () => load(SYSTEM_CONFIG_FILE))
   return undefined
 }
 

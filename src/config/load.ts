@@ -48,7 +48,7 @@ export interface LoadOptions {
   overrides?: Override[]
   env?: NodeJS.ProcessEnv
   cwd?: string
-  /** Where the compiled schema validator is kept between runs (see validator.ts); none: compile each time. */
+  /** Where the compiled schema validator (validator.ts) and parsed YAML (yaml-cache.ts) are kept between runs; none: build them each time. */
   cacheDir?: string
 }
 
@@ -62,7 +62,7 @@ const CORE_ENV: Record<string, {path: string[]; type: EnvOverride['type']}> = {
 export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveConfig> {
   const env = options.env ?? process.env
   const sections = options.sections ?? []
-  const found = await findConfigFile({flag: options.configFile, env, cwd: options.cwd ?? process.cwd()})
+  const found = await findConfigFile({flag: options.configFile, env, cwd: options.cwd ?? process.cwd(), cacheDir: options.cacheDir})
   const fileOrigin: Origin = {kind: 'file', file: found?.file ?? ''}
   const envOverrides = environmentOverrides(sections, env)
   const flagOverrides = options.overrides ?? []

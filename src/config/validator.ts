@@ -6,13 +6,14 @@
 // schema and values): validation is a pure function of the two (no defaults
 // filled in, no coercion), and a command like `ec instance list` runs with the
 // same config time after time, so it need not even load the validator again.
-import {createHash} from 'node:crypto'
-import {existsSync} from 'node:fs'
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+import {existsSync, readFileSync} from 'node:fs'
+import {mkdir, rename, writeFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import type {ErrorObject} from 'ajv'
+
+import {cacheKey} from './cache-key.js'
 
 export interface Validator {
   (data: unknown): boolean
@@ -24,8 +25,8 @@ const AJV_OPTIONS = {allErrors: true, strict: false, code: {source: true}} as co
 
 /** Undefined when `values` satisfy `schema`, else Ajv's errors. */
 export async function schemaErrors(schema: object, values: unknown, cacheDir?: string): Promise<ErrorObject[] | undefined> {
-  const digest = cacheDir ? await schemaDigest(schema) : undefined
-  const passed = cacheDir && digest ? join(cacheDir, 'validators', `valid-${hash(digest, JSON.stringify(values))}`) : undefined
+  const digest = cacheDir ? schemaDigest(schema) : undefined
+  const passed = cacheDir && digest ? join(cacheDir, 'validators', `valid-${cacheKey(digest, JSON.stringify(values))}`) : undefined
   if (passed && existsSync(passed)) return undefined
   const check = await configValidator(schema, cacheDir, digest)
   if (!check(values)) return check.errors ?? []
@@ -36,7 +37,7 @@ export async function schemaErrors(schema: object, values: unknown, cacheDir?: s
 
 export async function configValidator(schema: object, cacheDir?: string, digest?: string): Promise<Validator> {
   if (!cacheDir) return (await compile(schema)).validate
-  const file = join(cacheDir, 'validators', `config-${digest ?? (await schemaDigest(schema))}.cjs`)
+  const file = join(cacheDir, 'validators', `config-${digest ?? schemaDigest(schema)}.cjs`)
   try {
     return require(file) as Validator
   } catch {
@@ -56,15 +57,9 @@ export async function configValidator(schema: object, cacheDir?: string, digest?
 }
 
 /** Names the compiled validator: the schema and the Ajv that compiled it. */
-async function schemaDigest(schema: object): Promise<string> {
-  const ajvVersion = (JSON.parse(await readFile(require.resolve('ajv/package.json'), 'utf8')) as {version: string}).version
-  return hash(ajvVersion, JSON.stringify(schema))
-}
-
-function hash(...parts: string[]): string {
-  const sha = createHash('sha256')
-  for (const part of parts) sha.update(part).update('\0')
-  return sha.digest('hex').slice(0, 24)
+function schemaDigest(schema: object): string {
+  const ajvVersion = (JSON.parse(readFileSync(require.resolve('ajv/package.json'), 'utf8')) as {version: string}).version
+  return cacheKey(ajvVersion, JSON.stringify(schema))
 }
 
 async function compile(schema: object): Promise<{validate: Validator; code: string}> {
