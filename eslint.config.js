@@ -23,6 +23,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS (bin/package.json): see the top of bin/run.js.
+    files: ['bin/**/*.js'],
+    languageOptions: {sourceType: 'commonjs'},
+    rules: {'@typescript-eslint/no-require-imports': 'off'},
+  },
+  {
     files: ['test/**/*.ts', 'packages/*/test/**/*.ts', 'plugins/*/test/**/*.ts', 'examples/*/test/**/*.ts'],
     languageOptions: {globals: {...globals.mocha}},
     rules: {

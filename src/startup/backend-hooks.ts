@@ -4,8 +4,9 @@
 // differ — plugins the user installed or linked (`ec plugins install|link`),
 // nested plugins, a hook declared in a form this does not read — it answers
 // undefined and the caller lets oclif run the command.
+import {createHash} from 'node:crypto'
 import {existsSync, readFileSync, realpathSync} from 'node:fs'
-import {dirname, join, resolve} from 'node:path'
+import {dirname, join, relative, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {HookAnswers} from '../plugins/registry.js'
@@ -66,11 +67,42 @@ function packageJsonOf(name: string, dir: string): string | undefined {
   }
 }
 
-/** Run the hooks concurrently, as oclif does; answers in the plugins' order. */
-export async function runBackendHooks(hooks: BackendHook[]): Promise<HookAnswers> {
+/**
+ * Hooks compiled into a bundle with the plugin files they come from
+ * (scripts/bundle-startup.mjs): hook and input files by path relative to ec's
+ * root, each input with the SHA-256 of its contents when it was bundled.
+ */
+export interface BundledHooks {
+  hooks: Record<string, unknown>
+  inputs: Record<string, string>
+}
+
+/** The bundled hooks, while every plugin file they were built from still holds what it held then. */
+export function bundledHooksInForce(root: string, bundled: BundledHooks | undefined): Record<string, unknown> | undefined {
+  if (!bundled) return undefined
+  for (const [file, sha256] of Object.entries(bundled.inputs)) {
+    let contents
+    try {
+      contents = readFileSync(join(root, file))
+    } catch {
+      return undefined
+    }
+
+    if (createHash('sha256').update(contents).digest('hex') !== sha256) return undefined
+  }
+
+  return bundled.hooks
+}
+
+/**
+ * Run the hooks concurrently, as oclif does; answers in the plugins' order.
+ * A hook whose file (relative to `root`) is in `bundled` runs from there.
+ */
+export async function runBackendHooks(hooks: BackendHook[], root?: string, bundled?: Record<string, unknown>): Promise<HookAnswers> {
   const settled = await Promise.allSettled(
     hooks.map(async ({file}) => {
-      const module = (await import(pathToFileURL(file).href)) as {default?: unknown}
+      const inBundle = root && bundled ? bundled[relative(root, file)] : undefined
+      const module = inBundle ? {default: inBundle} : ((await import(pathToFileURL(file).href)) as {default?: unknown})
       const hook = typeof module.default === 'function' ? module.default : module
       if (typeof hook !== 'function') throw new Error(`${file} exports no hook function`)
       // ec's hooks use neither the context nor the options oclif would pass.

@@ -21,7 +21,7 @@ import {INSTANCE_LISTING, selectInstances} from '../output/instance-view.js'
 import {planListing, renderListing, sortRows} from '../output/listing-plan.js'
 import type {Closable} from '@ec/plugin-api'
 import {BackendRegistry} from '../plugins/registry.js'
-import {coreBackendHooks, runBackendHooks} from './backend-hooks.js'
+import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from './backend-hooks.js'
 import {dirs} from './root-help.js'
 
 const OPTIONS = {
@@ -66,8 +66,11 @@ export function parseListFlags(args: string[]): ListFlags | undefined {
   return values
 }
 
-/** Serve `ec instance list …` (argv after "instance list"); false: let oclif run it. */
-export async function runInstanceList(root: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+/**
+ * Serve `ec instance list …` (argv after "instance list"); false: let oclif run it.
+ * `bundled`: ec's own plugins' hooks, compiled into the same bundle (scripts/bundle-startup.mjs).
+ */
+export async function runInstanceList(root: string, args: string[], env: NodeJS.ProcessEnv = process.env, bundled?: BundledHooks): Promise<boolean> {
   const flags = parseListFlags(args)
   if (!flags || env.EC_CONTENT_TYPE !== undefined) return false
   const json = flags.json === true
@@ -79,7 +82,7 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
   const opened: Closable[] = []
   try {
     const plan = planListing(INSTANCE_LISTING, flags)
-    const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks))
+    const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled)))
     if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
     const overrides: Override[] = flags.credentials
       ? [{path: ['credentials'], value: flags.credentials, origin: {kind: 'flag', flag: '--credentials'}}]

@@ -1,13 +1,15 @@
 // The fast path's own decisions (src/startup/): which invocations it serves
 // and which it leaves to oclif, and the backend hooks it finds without oclif.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 
 import etcdBackends from '../../plugins/etcd/src/hooks/backends.js'
 
-import {coreBackendHooks} from '../../src/startup/backend-hooks.js'
+import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from '../../src/startup/backend-hooks.js'
 import {parseListFlags} from '../../src/startup/instance-list.js'
 import {REPO_ROOT} from '../helpers/cli.js'
 
@@ -57,6 +59,57 @@ describe('ec instance list fast path', () => {
       expect(coreBackendHooks(REPO_ROOT, dataDir)).to.equal(undefined)
     } finally {
       rmSync(dataDir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe("ec's own plugins' hooks, bundled with the list (scripts/bundle-startup.mjs)", () => {
+  let dataDir: string
+  before(() => (dataDir = mkdtempSync(join(tmpdir(), 'ec-fast-'))))
+  after(() => rmSync(dataDir, {recursive: true, force: true}))
+  const backendNames = (answers: Awaited<ReturnType<typeof runBackendHooks>>) =>
+    answers.successes.flatMap(({result}) => (result as Array<{kind: string; name: string}>).map((d) => `${d.kind}/${d.name}`)).sort()
+
+  it('holds every first-party hook, in force after a build, answering as the hook files do', async () => {
+    const bundle = createRequire(import.meta.url)(join(REPO_ROOT, 'dist', 'startup', 'instance-list.bundle.cjs')) as {bundledHooks: BundledHooks}
+    const hooks = coreBackendHooks(REPO_ROOT, dataDir)!
+    const inForce = bundledHooksInForce(REPO_ROOT, bundle.bundledHooks)
+    expect(Object.keys(inForce ?? {}).sort()).to.deep.equal(hooks.map((h) => relative(REPO_ROOT, h.file)).sort())
+    const fromBundle = await runBackendHooks(hooks, REPO_ROOT, inForce)
+    const fromFiles = await runBackendHooks(hooks)
+    expect(fromBundle.failures).to.deep.equal([])
+    expect(backendNames(fromBundle)).to.deep.equal(backendNames(fromFiles))
+    expect(backendNames(fromBundle)).to.include('transport/etcd')
+  })
+
+  it('runs a bundled hook instead of importing its file, and imports the others', async () => {
+    const hooks = coreBackendHooks(REPO_ROOT, dataDir)!
+    const etcd = hooks.find((h) => h.plugin === '@ec/plugin-etcd')!
+    const stand = async () => [{kind: 'transport', name: 'bundled-etcd'}]
+    const answers = await runBackendHooks(hooks, REPO_ROOT, {[relative(REPO_ROOT, etcd.file)]: stand})
+    expect(backendNames(answers)).to.include('transport/bundled-etcd').and.not.include('transport/etcd')
+    expect(backendNames(answers)).to.include('scheduler/placement')
+  })
+
+  it('is out of force once any file it was built from holds something else, or is gone', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ec-fast-root-'))
+    try {
+      mkdirSync(join(root, 'plugins', 'x', 'dist'), {recursive: true})
+      const file = join(root, 'plugins', 'x', 'dist', 'config.js')
+      writeFileSync(file, 'export const a = 1\n')
+      const hooks = {'plugins/x/dist/hooks/backends.js': () => []}
+      const bundled = {hooks, inputs: {'plugins/x/dist/config.js': createHash('sha256').update('export const a = 1\n').digest('hex')}}
+      expect(bundledHooksInForce(root, bundled)).to.equal(hooks)
+      expect(bundledHooksInForce(root, undefined)).to.equal(undefined)
+      // Rewritten with the same contents (a rebuild, a fresh install): still in force.
+      writeFileSync(file, 'export const a = 1\n')
+      expect(bundledHooksInForce(root, bundled)).to.equal(hooks)
+      writeFileSync(file, 'export const a = 2\n')
+      expect(bundledHooksInForce(root, bundled), 'changed').to.equal(undefined)
+      rmSync(file)
+      expect(bundledHooksInForce(root, bundled), 'gone').to.equal(undefined)
+    } finally {
+      rmSync(root, {recursive: true, force: true})
     }
   })
 })

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Bundles the paths bin/run.js serves without oclif (src/startup/) into one
+// CommonJS file each under dist/startup/ (npm run bundle, part of npm run
+// build), so Node compiles one module rather than the forty-odd the list is
+// made of, and never sets up its ES module loader for them:
+//   root-help.bundle.cjs       `ec`, `ec --help`, `ec help` (root-help.ts)
+//   instance-list.bundle.cjs   `ec instance list` (instance-list.ts)
+//
+// The `ec-backends` hooks of ec's own plugins go into the list's bundle too,
+// with what they load when the list opens its transport (etcd's short-lived
+// read): the list would otherwise import each hook, @ec/plugin-api and their
+// config modules one file at a time. Every other module a hook loads when it
+// creates a backend (the gRPC transport, the scheduler, libvirt, the metadata
+// servers) stays a file of its own, imported from the plugin's dist as
+// before, so bundling never loads it sooner. The bundle records the SHA-256 of
+// each plugin file it holds: the list runs the bundled hooks only while every
+// one is unchanged (a plugin rebuilt on its own is imported from its files
+// again; backend-hooks.ts).
+import {createHash} from 'node:crypto'
+import {readFileSync, realpathSync} from 'node:fs'
+import {dirname, join, relative, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {build} from 'esbuild'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const outdir = join(root, 'dist', 'startup')
+/** Loaded lazily by a bundled hook and wanted in the bundle: what `ec instance list` creates. */
+const BUNDLED_LAZY = new Set([join(root, 'plugins', 'etcd', 'dist', 'cli-transport.js')])
+/**
+ * Loaded only when needed: Ajv to compile a changed config schema, js-yaml to
+ * parse a changed config file (src/config/yaml-cache.ts), cosmiconfig for a
+ * config that is not YAML.
+ */
+const EXTERNAL = ['ajv', 'cosmiconfig', 'js-yaml', '@oclif/core']
+
+/** The hook files of ec's own plugins that answer `ec-backends`, as the root package.json lists them. */
+function firstPartyHooks() {
+  const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  const hooks = []
+  for (const name of pjson.oclif.plugins) {
+    const dir = join(root, 'node_modules', name)
+    const plugin = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+    const hook = plugin.oclif?.hooks?.['ec-backends']
+    if (typeof hook === 'string') hooks.push(realpathSync(resolve(dir, hook)))
+  }
+
+  return hooks
+}
+
+function listEntry(hooks, inputs) {
+  const lines = [`import {runInstanceList as run} from ${JSON.stringify(join(root, 'src', 'startup', 'instance-list.ts'))}`]
+  for (const [i, file] of hooks.entries()) lines.push(`import hook${i} from ${JSON.stringify(file)}`)
+  const bundled = hooks.map((file, i) => `${JSON.stringify(relative(root, file))}: hook${i}`)
+  lines.push(
+    `const bundled = {hooks: {${bundled.join(', ')}}, inputs: ${JSON.stringify(inputs)}}`,
+    'export const runInstanceList = (root, args, env) => run(root, args, env, bundled)',
+    '// For the tests: what the list runs from the bundle.',
+    'export {bundled as bundledHooks}',
+  )
+  return lines.join('\n')
+}
+
+// A lazy import in a plugin stays an import of the plugin's own file.
+const lazyPluginModules = {
+  name: 'lazy-plugin-modules',
+  setup(b) {
+    b.onResolve({filter: /.*/}, (args) => {
+      if (args.kind !== 'dynamic-import' || !args.importer.startsWith(join(root, 'plugins') + '/')) return undefined
+      const target = resolve(dirname(args.importer), args.path)
+      if (BUNDLED_LAZY.has(target)) return undefined
+      return {path: `./${relative(outdir, target)}`, external: true}
+    })
+  },
+}
+
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  absWorkingDir: root,
+  external: EXTERNAL,
+  // CommonJS has no import.meta: give the bundle's own file URL (validator.ts resolves Ajv's runtime from it).
+  banner: {js: 'const import_meta_url = require("node:url").pathToFileURL(__filename).href;'},
+  define: {'import.meta.url': 'import_meta_url'},
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+}
+
+await build({...COMMON, entryPoints: [join(root, 'src', 'startup', 'root-help.ts')], outfile: join(outdir, 'root-help.bundle.cjs')})
+
+const bundleList = (inputs) =>
+  build({
+    ...COMMON,
+    stdin: {contents: listEntry(firstPartyHooks(), inputs), resolveDir: root, sourcefile: 'instance-list-bundle-entry.js', loader: 'js'},
+    outfile: join(outdir, 'instance-list.bundle.cjs'),
+    plugins: [lazyPluginModules],
+    metafile: true,
+    write: inputs !== undefined,
+  })
+
+// First pass: which plugin files the bundle holds; second: the bundle, with their digests.
+const {metafile} = await bundleList(undefined)
+const inputs = {}
+for (const input of Object.keys(metafile.inputs)) {
+  const file = relative(root, resolve(root, input))
+  if (!file.startsWith('plugins/')) continue
+  inputs[file] = createHash('sha256').update(readFileSync(join(root, file))).digest('hex')
+}
+
+await bundleList(inputs)
