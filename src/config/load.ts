@@ -69,19 +69,21 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
 
   // Section defaults point at the control plane, so settle it first from
   // every layer, then lay all layers again over the complete defaults.
-  const core = layered(coreDefaults(env), found?.contents, envOverrides, flagOverrides, fileOrigin)
+  // Made once (it asks the OS for the host's addresses); layered() copies what it takes.
+  const baseDefaults = coreDefaults(env)
+  const core = layered(baseDefaults, found?.contents, envOverrides, flagOverrides, fileOrigin)
   // Clients authenticate with a credentials bundle: the one named, else the
   // local admin's that `ec up` wrote; its endpoints become the defaults. A
   // --state-dir flag (a second agent on the machine) points away from the
   // control plane's directory, so the configured one is looked at too.
-  const configured = layered(coreDefaults(env), found?.contents, envOverrides, [], fileOrigin).values.stateDir
+  const configured = layered(baseDefaults, found?.contents, envOverrides, [], fileOrigin).values.stateDir
   const local = [core.values.stateDir, configured].map((dir) => localCredentialsFile(dir)).find((file) => existsSync(file))
   const credentialsFile = core.values.credentials ?? local
   const credentials = credentialsFile
     ? clientCredentials(credentialsFile, describeOrigin(core.origins.get('credentials')))
     : undefined
   const address = controlPlaneAddress(core.values.controlPlane, credentials)
-  const defaults: Record<string, unknown> = {...coreDefaults(env)}
+  const defaults: Record<string, unknown> = {...baseDefaults}
   if (credentialsFile) defaults.credentials = credentialsFile
   for (const section of sections) defaults[section.key] = section.defaults(address)
 
@@ -145,7 +147,8 @@ function apply(
       apply(target[key] as Record<string, unknown>, value, origin, origins, path)
     } else {
       forgetOrigins(origins, path)
-      target[key] = structuredClone(value)
+      // A copy, so no layer shares an object with another (or with its source).
+      target[key] = typeof value === 'object' && value !== null ? structuredClone(value) : value
       recordOrigins(value, origin, origins, path)
     }
   }

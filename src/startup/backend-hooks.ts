@@ -62,7 +62,8 @@ export function coreBackendHooks(root: string, dataDir: string): BackendHook[] |
 function packageJsonOf(name: string, dir: string): string | undefined {
   for (let at = dir; ; at = dirname(at)) {
     const file = join(at, 'node_modules', name, 'package.json')
-    if (existsSync(file)) return realpathSync(file)
+    // One system call, where the JavaScript realpath looks at each directory on the way.
+    if (existsSync(file)) return realpathSync.native(file)
     if (dirname(at) === at) return undefined
   }
 }
