@@ -4,6 +4,9 @@
 // changes; a kept parse is read back with JSON.parse. Only a parse that JSON
 // carries exactly is kept (no timestamps, which YAML reads as dates, no
 // infinities, no -0), so the cached answer is always what js-yaml would give.
+// A config can hold credentials (etcd.password, placement.token): the kept
+// parse is its owner's alone (mode 0600 in a 0700 directory), whatever the
+// file's own mode.
 import {readFileSync} from 'node:fs'
 import {mkdir, rename, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
@@ -28,8 +31,8 @@ export async function parseYaml(text: string, cacheDir?: string): Promise<unknow
   const parsed = load(text)
   if (kept && parsed !== undefined && isDeepStrictEqual(JSON.parse(JSON.stringify(parsed)), parsed)) {
     try {
-      await mkdir(join(cacheDir!, 'config-yaml'), {recursive: true})
-      await writeFile(`${kept}.${process.pid}`, JSON.stringify(parsed))
+      await mkdir(join(cacheDir!, 'config-yaml'), {recursive: true, mode: 0o700})
+      await writeFile(`${kept}.${process.pid}`, JSON.stringify(parsed), {mode: 0o600})
       await rename(`${kept}.${process.pid}`, kept)
     } catch {
       // A cache we cannot write only costs speed.

@@ -1,6 +1,6 @@
 // The parsed form of a YAML config kept between runs (src/config/yaml-cache.ts).
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -16,6 +16,9 @@ describe('parsed YAML kept in the cache directory', () => {
     const text = 'stateDir: /srv/ec\ncontrolPlane:\n  etcd: {clientPort: 2379}\n'
     expect(await parseYaml(text, cacheDir)).to.deep.equal({stateDir: '/srv/ec', controlPlane: {etcd: {clientPort: 2379}}})
     expect(kept()).to.have.length(1)
+    // It may hold credentials: its owner's alone.
+    expect(statSync(join(cacheDir, 'config-yaml')).mode & 0o777).to.equal(0o700)
+    expect(statSync(join(cacheDir, 'config-yaml', kept()[0])).mode & 0o777).to.equal(0o600)
     // Read back, not parsed again: what the kept file says is the answer.
     writeFileSync(join(cacheDir, 'config-yaml', kept()[0]), JSON.stringify({from: 'cache'}))
     expect(await parseYaml(text, cacheDir)).to.deep.equal({from: 'cache'})
