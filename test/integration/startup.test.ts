@@ -135,6 +135,16 @@ describe('ec instance list without oclif (real etcd under mutual TLS)', function
     expect(slow.stderr).to.include('@oclif/core')
   })
 
+  it("imports no plugin's hook file: ec's own hooks run from its bundle (the oclif form imports them)", async () => {
+    const env = {...cp.env, NODE_DEBUG: 'esm'}
+    const fast = await ec(['instance', 'list', '-q'], env)
+    expect(fast.code, fast.stderr).to.equal(0)
+    expect(fast.stdout.trim().split('\n')).to.have.length(12)
+    expect(fast.stderr).to.not.include('hooks/backends.js')
+    const slow = await ec(['instance:list', '-q'], env)
+    expect(slow.stderr).to.include('/plugins/etcd/dist/hooks/backends.js')
+  })
+
   it('leaves what it does not parse to oclif: its errors, exit 2', async () => {
     for (const args of [['--bogus'], ['--state', 'SLEEPING'], ['extra'], ['--host']]) {
       const result = await ec(['instance', 'list', ...args])
