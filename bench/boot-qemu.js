@@ -54,7 +54,7 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
   const ecTimes = []
   const phases = {}
   let definition
-  for (let i = 0; i < runs + 1; i++) {
+  const ecRun = async (i) => {
     const known = new Set(existsSync(guestsDir) ? readdirSync(guestsDir) : [])
     const start = process.hrtime.bigint()
     const startedAt = Date.now()
@@ -88,7 +88,7 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
 
   // The same command line by hand: a fresh overlay and its own files, no forwards.
   const bareTimes = []
-  for (let i = 0; i < runs + 1; i++) {
+  const bareRun = async (i) => {
     const own = join(dir, `bare-${i}`)
     mkdirSync(own, {recursive: true})
     const ecDir = join(guestsDir, definition.id)
@@ -111,6 +111,13 @@ export async function benchQemu({bin, root, dir, env, image, runs, adopt}) {
       for (let j = 0; j < 200 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); j++) await new Promise((r) => setTimeout(r, 50))
       rmSync(own, {recursive: true, force: true})
     }
+  }
+
+  // Interleaved (ec, bare, ec, bare, …), so a machine whose load changes
+  // during the run weighs on both alike; the first of each only warms up.
+  for (let i = 0; i < runs + 1; i++) {
+    await ecRun(i)
+    await bareRun(i)
   }
 
   const ecMedian = median(ecTimes)
