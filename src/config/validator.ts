@@ -7,13 +7,13 @@
 // filled in, no coercion), and a command like `ec instance list` runs with the
 // same config time after time, so it need not even load the validator again.
 import {existsSync, readFileSync} from 'node:fs'
-import {mkdir, rename, writeFile} from 'node:fs/promises'
+import {writeFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import type {ErrorObject} from 'ajv'
 
-import {cacheKey} from './cache-key.js'
+import {cacheKey, keepInCache} from './cache-files.js'
 
 export interface Validator {
   (data: unknown): boolean
@@ -45,14 +45,7 @@ export async function configValidator(schema: object, cacheDir?: string, digest?
   }
 
   const {validate, code} = await compile(schema)
-  try {
-    await mkdir(join(cacheDir, 'validators'), {recursive: true})
-    await writeFile(`${file}.${process.pid}`, code)
-    await rename(`${file}.${process.pid}`, file)
-  } catch {
-    // A cache we cannot write only costs speed.
-  }
-
+  await keepInCache(file, code)
   return validate
 }
 

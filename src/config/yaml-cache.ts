@@ -8,11 +8,10 @@
 // parse is its owner's alone (mode 0600 in a 0700 directory), whatever the
 // file's own mode.
 import {readFileSync} from 'node:fs'
-import {mkdir, rename, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {isDeepStrictEqual} from 'node:util'
 
-import {cacheKey} from './cache-key.js'
+import {cacheKey, keepInCache} from './cache-files.js'
 
 /** Names the parse: js-yaml's major version fixes what a text parses to. */
 const PARSER = 'js-yaml 4'
@@ -29,15 +28,7 @@ export async function parseYaml(text: string, cacheDir?: string): Promise<unknow
 
   const {load} = await import('js-yaml')
   const parsed = load(text)
-  if (kept && parsed !== undefined && isDeepStrictEqual(JSON.parse(JSON.stringify(parsed)), parsed)) {
-    try {
-      await mkdir(join(cacheDir!, 'config-yaml'), {recursive: true, mode: 0o700})
-      await writeFile(`${kept}.${process.pid}`, JSON.stringify(parsed), {mode: 0o600})
-      await rename(`${kept}.${process.pid}`, kept)
-    } catch {
-      // A cache we cannot write only costs speed.
-    }
-  }
-
+  const json = parsed === undefined ? undefined : JSON.stringify(parsed)
+  if (kept && json !== undefined && isDeepStrictEqual(JSON.parse(json), parsed)) await keepInCache(kept, json, {private: true})
   return parsed
 }
