@@ -1,5 +1,6 @@
 // The agent's two operations on one instance. Every step is written to the
-// instance record as it starts, so `ec instance create --wait` can show it.
+// instance record as it starts (quick ones together: build-record.ts), so
+// `ec instance create --wait` can show it.
 import {EcError} from '../errors.js'
 import {keys} from '../instances/keys.js'
 import {type InstanceRecord, now, type Step, withoutClaim} from '../instances/model.js'
@@ -151,7 +152,11 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     if (host.capabilities.portForwarding && host.hypervisor.forwardPorts) {
       const forwards = record.ports ?? (await host.hypervisor.forwardPorts(id, record.spec.publish ?? []))
       guest.forwards = forwards
-      if (forwards.length > 0) written.apply((r) => void (r.ports = forwards))
+      if (forwards.length > 0) {
+        written.apply((r) => void (r.ports = forwards))
+        await written.flush()
+        if (written.superseded) throw new Superseded()
+      }
     }
 
     await host.hypervisor.define(guest, disk)
