@@ -152,7 +152,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     if (host.capabilities.portForwarding && host.hypervisor.forwardPorts) {
       const forwards = record.ports ?? (await host.hypervisor.forwardPorts(id, record.spec.publish ?? []))
       guest.forwards = forwards
-      if (forwards.length > 0) {
+      if (!record.ports && forwards.length > 0) {
         written.apply((r) => void (r.ports = forwards))
         await written.flush()
         if (written.superseded) throw new Superseded()
