@@ -97,7 +97,8 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     if (signal.aborted || written.superseded) throw new Superseded()
     failpoint(phase)
     step = phase
-    written.apply((r) => startStep(r, phase))
+    const at = now() // when the step starts, not when its write goes out
+    written.apply((r) => startStep(r, phase, at))
   }
 
   const report = ({phase, percent, message}: {phase: BuildPhase; percent?: number; message?: string}) => {
@@ -194,9 +195,10 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     // Ready when the guest reports in; where it cannot (no metadata service, a config drive), when it runs.
     const reportedIn = host.phoneHomes ? await host.phoneHomes.wait(id, host.guestReadyTimeoutMs, signal) : undefined
     const addresses = await host.hypervisor.guestAddresses(id)
+    const ready = now()
     written.apply((r) => {
       r.state = 'ACTIVE'
-      r.steps.guest = {...r.steps.guest!, finished: now()}
+      r.steps.guest = {...r.steps.guest!, finished: ready}
       r.address = reportedIn?.address ?? addresses[0] ?? r.address
       if (reportedIn?.hostKeys?.length) r.hostKeys = reportedIn.hostKeys
     })
@@ -229,9 +231,8 @@ function chosenBy(publish: PortRequest[], taken: PortTakenError['takenPort']): P
   return publish.find((request) => request.host !== 0 && request.host === port && request.proto === taken.proto)
 }
 
-/** Finish the step in progress and start `step`. */
-function startStep(record: InstanceRecord, step: BuildPhase): void {
-  const at = now()
+/** Finish the step in progress and start `step`, both at `at`. */
+function startStep(record: InstanceRecord, step: BuildPhase, at: string): void {
   const previous = record.step ? record.steps[record.step] : undefined
   if (previous && !previous.finished) previous.finished = at
   record.step = step

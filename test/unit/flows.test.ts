@@ -11,6 +11,7 @@ import {EcError, type HypervisorCapabilities, type TxnGuard, type TxnOp, type Tx
 import {MemoryHypervisor, MemoryScheduler, MemoryTransport} from '@ec/plugin-api/testing'
 
 import {buildInstance, type HostServices, teardownInstance} from '../../src/agent/build.js'
+import {COALESCE_MS} from '../../src/agent/build-record.js'
 import {keys} from '../../src/instances/keys.js'
 import type {InstanceSpec} from '../../src/instances/model.js'
 import {smallSpec} from '../helpers/instance-spec.js'
@@ -214,6 +215,21 @@ describe('create, build and delete on in-memory backends', () => {
     await buildInstance(resumed, host(hypervisor, canDoAll), new AbortController().signal)
     expect(asked).to.deep.equal([resumed])
     expect((await store.get(resumed))?.value.state).to.equal('ACTIVE')
+  })
+
+  it('times each step when it happens, not when its write goes out: quick steps written together keep their own times', async () => {
+    const {id} = (await createInstance('timed', spec(), {store, scheduler, pendingTimeoutSeconds: 60})).value
+    const hypervisor = new MemoryHypervisor()
+    const start = hypervisor.start.bind(hypervisor)
+    const slowStartMs = 400
+    hypervisor.start = async (guest) => (await new Promise((resolve) => setTimeout(resolve, slowStartMs)), start(guest))
+    await buildInstance(id, host(hypervisor, canDoAll), new AbortController().signal)
+    const {state, steps} = (await store.get(id))!.value
+    expect(state).to.equal('ACTIVE')
+    const ms = (step: keyof typeof steps) => Date.parse(steps[step]!.finished!) - Date.parse(steps[step]!.started)
+    // The define step ends when the start begins; it took no time of its own.
+    expect(ms('define')).to.be.lessThan(COALESCE_MS)
+    expect(ms('boot')).to.be.greaterThanOrEqual(slowStartMs)
   })
 
   it('refuses --publish on a hypervisor that cannot forward ports', async () => {
