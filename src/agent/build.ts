@@ -18,6 +18,7 @@ import type {
   HypervisorBackend,
   HypervisorCapabilities,
   ImageInfo,
+  PortForward,
   PortRequest,
   PortTakenError,
   PreparedDisk,
@@ -101,6 +102,13 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     written.apply((r) => startStep(r, phase, at))
   }
 
+  /** Write the record's ports before the guest is (re)defined with them, and stop if a delete superseded the build. */
+  const recordPorts = async (forwards: PortForward[]) => {
+    written.apply((r) => void (r.ports = forwards))
+    await written.flush()
+    if (written.superseded) throw new Superseded()
+  }
+
   const report = ({phase, percent, message}: {phase: BuildPhase; percent?: number; message?: string}) => {
     written.apply((r) => {
       const times = r.steps[phase]
@@ -153,11 +161,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
     if (host.capabilities.portForwarding && host.hypervisor.forwardPorts) {
       const forwards = record.ports ?? (await host.hypervisor.forwardPorts(id, record.spec.publish ?? []))
       guest.forwards = forwards
-      if (!record.ports && forwards.length > 0) {
-        written.apply((r) => void (r.ports = forwards))
-        await written.flush()
-        if (written.superseded) throw new Superseded()
-      }
+      if (!record.ports && forwards.length > 0) await recordPorts(forwards)
     }
 
     await host.hypervisor.define(guest, disk)
@@ -184,9 +188,7 @@ export async function buildInstance(id: string, host: HostServices, signal: Abor
         host.log.warn(`${record.name} (${id}): ${taken.message}; picking another`)
         const forwards = await host.hypervisor.forwardPorts(id, publish)
         guest.forwards = forwards
-        written.apply((r) => void (r.ports = forwards))
-        await written.flush()
-        if (written.superseded) throw new Superseded()
+        await recordPorts(forwards)
         await host.hypervisor.define(guest, disk)
       }
     }
