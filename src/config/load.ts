@@ -76,7 +76,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<EffectiveCo
   // local admin's that `ec up` wrote; its endpoints become the defaults. A
   // --state-dir flag (a second agent on the machine) points away from the
   // control plane's directory, so the configured one is looked at too.
-  const configured = layered(baseDefaults, found?.contents, envOverrides, [], fileOrigin).values.stateDir
+  const configured = flagOverrides.length > 0 ? layered(baseDefaults, found?.contents, envOverrides, [], fileOrigin).values.stateDir : core.values.stateDir
   const local = [core.values.stateDir, configured].map((dir) => localCredentialsFile(dir)).find((file) => existsSync(file))
   const credentialsFile = core.values.credentials ?? local
   const credentials = credentialsFile
@@ -146,7 +146,7 @@ function apply(
     if (isPlainObject(value) && isPlainObject(target[key])) {
       apply(target[key] as Record<string, unknown>, value, origin, origins, path)
     } else {
-      forgetOrigins(origins, path)
+      forgetOrigins(origins, path, target[key])
       // A copy, so no layer shares an object with another (or with its source).
       target[key] = typeof value === 'object' && value !== null ? structuredClone(value) : value
       recordOrigins(value, origin, origins, path)
@@ -167,7 +167,7 @@ function setPath(
     node = node[key] as Record<string, unknown>
   }
 
-  forgetOrigins(origins, path)
+  forgetOrigins(origins, path, node[path.at(-1)!])
   node[path.at(-1)!] = value
   recordOrigins(value, origin, origins, path)
 }
@@ -180,8 +180,15 @@ function recordOrigins(value: unknown, origin: Origin, origins: Map<string, Orig
   }
 }
 
-function forgetOrigins(origins: Map<string, Origin>, path: string[]): void {
+/** Before `path` takes a new value: drop the origins of the `previous` one (every leaf under it when it was an object). */
+function forgetOrigins(origins: Map<string, Origin>, path: string[], previous: unknown): void {
   const dotted = path.join('.')
+  // A leaf has its one entry: looking through every origin for each leaf of each layer made loading quadratic.
+  if (!isPlainObject(previous) || Object.keys(previous).length === 0) {
+    origins.delete(dotted)
+    return
+  }
+
   for (const key of origins.keys()) {
     if (key === dotted || key.startsWith(dotted + '.')) origins.delete(key)
   }
