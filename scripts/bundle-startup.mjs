@@ -61,7 +61,9 @@ function listEntry(hooks, inputs) {
   return lines.join('\n')
 }
 
-// A lazy import in a plugin stays an import of the plugin's own file.
+// A lazy import in a plugin stays an import of the plugin's own file. (One
+// through importBundled looks for its backend bundle beside this bundle, where
+// there is none, and so imports the plugin's file: the list never loads those.)
 const lazyPluginModules = {
   name: 'lazy-plugin-modules',
   setup(b) {

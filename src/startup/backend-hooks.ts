@@ -4,13 +4,12 @@
 // differ — plugins the user installed or linked (`ec plugins install|link`),
 // nested plugins, a hook declared in a form this does not read — it answers
 // undefined and the caller lets oclif run the command.
-import {createHash} from 'node:crypto'
 import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {HookAnswers} from '../plugins/registry.js'
-import {BACKENDS_HOOK} from '@ec/plugin-api'
+import {BACKENDS_HOOK, inputsUnchanged} from '@ec/plugin-api'
 
 interface PackageJson {
   name?: string
@@ -80,18 +79,7 @@ export interface BundledHooks {
 
 /** The bundled hooks, while every plugin file they were built from still holds what it held then. */
 export function bundledHooksInForce(root: string, bundled: BundledHooks | undefined): Record<string, unknown> | undefined {
-  if (!bundled) return undefined
-  for (const [file, sha256] of Object.entries(bundled.inputs)) {
-    let contents
-    try {
-      contents = readFileSync(join(root, file))
-    } catch {
-      return undefined
-    }
-
-    if (createHash('sha256').update(contents).digest('hex') !== sha256) return undefined
-  }
-
+  if (!bundled || !inputsUnchanged(bundled.inputs, root)) return undefined
   return bundled.hooks
 }
 

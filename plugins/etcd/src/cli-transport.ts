@@ -9,7 +9,7 @@
 // BackendContext.shortLived): agents, `ec up` and every long-lived process
 // keep the gRPC transport for everything.
 import type {KeyValue, Lease, ServiceHealth, TlsMaterial, TransportBackend, TxnGuard, TxnOp, TxnResult, WatchHandle, WatchOptions} from '@ec/plugin-api'
-import {loadClientTls} from '@ec/plugin-api'
+import {importBundled, loadClientTls} from '@ec/plugin-api'
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError} from './errors.js'
@@ -77,7 +77,7 @@ export class EtcdCliTransport implements TransportBackend {
   private transport(): Promise<EtcdTransport> {
     // A client made after close() would be left reconnecting forever.
     if (this.closed) return Promise.reject(new Error('etcd transport is closed'))
-    this.grpc ??= import('./transport.js').then(({EtcdTransport}) => new EtcdTransport(this.settings))
+    this.grpc ??= importBundled(new URL('transport.bundle.mjs', import.meta.url), () => import('./transport.js')).then(({EtcdTransport}) => new EtcdTransport(this.settings))
     return this.grpc
   }
 

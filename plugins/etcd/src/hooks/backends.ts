@@ -1,6 +1,7 @@
 // Announces the etcd transport to ec. Kept tiny: the gRPC client loads only
-// when a command actually creates the backend.
-import {type BackendDescriptor, defineBackend} from '@ec/plugin-api'
+// when a command actually creates the backend, as one bundled file when the
+// build made one (scripts/bundle-backends.mjs).
+import {type BackendDescriptor, defineBackend, importBundled} from '@ec/plugin-api'
 
 import {etcdSection} from '../config.js'
 
@@ -20,7 +21,7 @@ export default async function backends(): Promise<BackendDescriptor[]> {
           return new EtcdCliTransport(section)
         }
 
-        const {EtcdTransport} = await import('../transport.js')
+        const {EtcdTransport} = await importBundled(new URL('../transport.bundle.mjs', import.meta.url), () => import('../transport.js'))
         return new EtcdTransport(section)
       },
     }),

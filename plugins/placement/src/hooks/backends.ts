@@ -1,5 +1,6 @@
-// Announces the Placement scheduler to ec; the HTTP client loads lazily.
-import {type BackendDescriptor, defineBackend} from '@ec/plugin-api'
+// Announces the Placement scheduler to ec; the HTTP client loads lazily, as
+// one bundled file when the build made one (scripts/bundle-backends.mjs).
+import {type BackendDescriptor, defineBackend, importBundled} from '@ec/plugin-api'
 
 import {placementSection} from '../config.js'
 
@@ -11,7 +12,7 @@ export default async function backends(): Promise<BackendDescriptor[]> {
       description: 'OpenStack Placement: allocation candidates, atomic claims, host providers',
       config: placementSection,
       async create({section}) {
-        const {PlacementScheduler} = await import('../scheduler.js')
+        const {PlacementScheduler} = await importBundled(new URL('../scheduler.bundle.mjs', import.meta.url), () => import('../scheduler.js'))
         return new PlacementScheduler(section)
       },
     }),
