@@ -17,6 +17,6 @@ const client = new EtcdRangeClient(bundle.etcd.endpoints, {ca: bundle.ca, cert: 
 const start = Buffer.from(`${prefix}/instances/`)
 const end = Buffer.from(`${prefix}/instances0`) // '/' + 1
 const {kvs} = await client.range(start, end)
-const records = kvs.map((kv) => JSON.parse(kv.value.toString()))
+const records = kvs.map((kv) => JSON.parse(kv.value))
 client.close()
 process.stdout.write(`${JSON.stringify(records, null, 2)}\n`, () => process.exit())

@@ -82,7 +82,7 @@ export class EtcdCliTransport implements TransportBackend {
   }
 
   private toKeyValue(kv: RangeKeyValue): KeyValue {
-    return {key: kv.key.toString().slice(this.prefix.length), value: kv.value.toString(), modRevision: kv.modRevision, createRevision: kv.createRevision}
+    return {key: kv.key.slice(this.prefix.length), value: kv.value, modRevision: kv.modRevision, createRevision: kv.createRevision}
   }
 }
 

@@ -7,8 +7,8 @@
 // Field numbers: etcd's api/etcdserverpb/rpc.proto and api/mvccpb/kv.proto.
 
 export interface RangeKeyValue {
-  key: Buffer
-  value: Buffer
+  key: string
+  value: string
   modRevision: string
   createRevision: string
 }
@@ -38,12 +38,12 @@ export function decodeRangeResponse(message: Buffer): RangeAnswer {
     if (field === 1) {
       forEachField(cursor, (f, header) => (f === 3 ? (answer.revision = header.varint()) : header.skip()))
     } else if (field === 2) {
-      const kv: RangeKeyValue = {key: EMPTY, value: EMPTY, modRevision: '0', createRevision: '0'}
+      const kv: RangeKeyValue = {key: '', value: '', modRevision: '0', createRevision: '0'}
       forEachField(cursor, (f, c) => {
-        if (f === 1) kv.key = c.bytes()
+        if (f === 1) kv.key = c.text()
         else if (f === 2) kv.createRevision = c.varint()
         else if (f === 3) kv.modRevision = c.varint()
-        else if (f === 5) kv.value = c.bytes()
+        else if (f === 5) kv.value = c.text()
         else c.skip()
       })
       answer.kvs.push(kv)
@@ -53,8 +53,6 @@ export function decodeRangeResponse(message: Buffer): RangeAnswer {
   })
   return answer
 }
-
-const EMPTY = Buffer.alloc(0)
 
 function bytesField(field: number, bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from(varintBytes((field << 3) | LENGTH_DELIMITED)), Buffer.from(varintBytes(bytes.length)), bytes])
@@ -72,17 +70,27 @@ function varintBytes(value: number): number[] {
 }
 
 /**
- * Calls `visit` with each field of the message that `cursor` spans (for a
- * length-delimited field, a cursor over its contents, which `visit` must
- * consume or skip). Leaves `cursor` at the end of its span.
+ * Calls `visit` with each field of the message that `cursor` spans; for a
+ * length-delimited field, with the same cursor narrowed to its contents (what
+ * `visit` leaves unread is skipped). Leaves `cursor` at the end of its span.
+ * One cursor for the whole answer: a thousand records are some ten thousand
+ * fields, and an object for each was measurable garbage.
  */
 function forEachField(cursor: Cursor, visit: (field: number, cursor: Cursor) => void): void {
-  while (cursor.at < cursor.end) {
+  const end = cursor.end
+  while (cursor.at < end) {
     const tag = cursor.uint()
-    cursor.wireType = tag & 7
-    if (cursor.wireType === LENGTH_DELIMITED) {
+    const wireType = tag & 7
+    cursor.wireType = wireType
+    if (wireType === LENGTH_DELIMITED) {
       const length = cursor.uint()
-      visit(tag >>> 3, new Cursor(cursor.buffer, cursor.at, cursor.take(length)))
+      const start = cursor.at
+      const fieldEnd = cursor.take(length)
+      cursor.at = start
+      cursor.end = fieldEnd
+      visit(tag >>> 3, cursor)
+      cursor.at = fieldEnd
+      cursor.end = end
     } else {
       visit(tag >>> 3, cursor)
     }
@@ -90,13 +98,14 @@ function forEachField(cursor: Cursor, visit: (field: number, cursor: Cursor) => 
 }
 
 class Cursor {
-  /** The wire type of the field being read; a new cursor spans one length-delimited field. */
+  /** The wire type of the field being read. */
   wireType = LENGTH_DELIMITED
 
   constructor(
     readonly buffer: Buffer,
     public at: number,
-    readonly end: number,
+    /** The end of the span being read: the message, or the length-delimited field forEachField is in. */
+    public end: number,
   ) {}
 
   /** A tag or a length: an unsigned varint that fits a double exactly. */
@@ -128,9 +137,9 @@ class Cursor {
     }
   }
 
-  /** The contents of a length-delimited field (the cursor spans exactly them). */
-  bytes(): Buffer {
-    const value = this.buffer.subarray(this.at, this.end)
+  /** The contents of a length-delimited field (the cursor spans exactly them) as UTF-8: no Buffer view made for each. */
+  text(): string {
+    const value = this.buffer.toString('utf8', this.at, this.end)
     this.at = this.end
     return value
   }

@@ -25,22 +25,23 @@ describe('etcd Range codec (checked against protobufjs and etcd rpc.proto)', () 
   })
 
   it('reads the revision and every key-value, skipping the fields it does not need', () => {
-    const value = Buffer.from(JSON.stringify({id: 'a', note: 'x'.repeat(300)}))
+    // Not ASCII: the key and value come back as UTF-8 text.
+    const value = Buffer.from(JSON.stringify({id: 'a', note: `${'x'.repeat(300)} Zürich 東京 🚀`}))
     const answer = decodeRangeResponse(
       encodeResponse({
         header: {clusterId: '14841639068965178418', memberId: '10276657743932975437', revision: '9007199254740993', raftTerm: 7},
         kvs: [
           {key: Buffer.from('/ec/instances/a'), createRevision: 5, modRevision: 300, version: 3, value, lease: '7587874985155698440'},
-          {key: Buffer.from('/ec/instances/b'), createRevision: 6, modRevision: 6, version: 1},
+          {key: Buffer.from('/ec/instances/b/é'), createRevision: 6, modRevision: 6, version: 1},
         ],
         more: true,
         count: 2,
       }),
     )
     expect(answer.revision).to.equal('9007199254740993') // past 2^53: exact
-    expect(answer.kvs.map((kv) => ({...kv, key: kv.key.toString(), value: kv.value.toString()}))).to.deep.equal([
+    expect(answer.kvs).to.deep.equal([
       {key: '/ec/instances/a', value: value.toString(), createRevision: '5', modRevision: '300'},
-      {key: '/ec/instances/b', value: '', createRevision: '6', modRevision: '6'},
+      {key: '/ec/instances/b/é', value: '', createRevision: '6', modRevision: '6'},
     ])
   })
 
