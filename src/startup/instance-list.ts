@@ -8,6 +8,7 @@
 // on a terminal, which oclif colours), which oclif then runs. An error that
 // is not one of ec's reportable ones is left to oclif too: a list only reads,
 // so asking again costs time, never state.
+import {isatty} from 'node:tty'
 import {parseArgs} from 'node:util'
 
 import {openBackend} from '../backends/open.js'
@@ -17,6 +18,7 @@ import {INSTANCE_STATES} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import {colourEnabled} from '../output/colour.js'
 import {escapeControlCharacters} from '../output/escape.js'
+import {writeStdout} from '../output/write-stdout.js'
 import {INSTANCE_LISTING, selectInstances} from '../output/instance-view.js'
 import {planListing, renderListing, sortRows} from '../output/listing-plan.js'
 import type {Closable} from '@ec/plugin-api'
@@ -74,7 +76,9 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
   const flags = parseListFlags(args)
   if (!flags || env.EC_CONTENT_TYPE !== undefined) return false
   const json = flags.json === true
-  if (json && colourEnabled()) return false
+  // Asked of the descriptor: process.stdout would be set up only to answer (writeStdout never uses it).
+  const colour = colourEnabled({isTTY: isatty(1)})
+  if (json && colour) return false
   const {cacheDir, dataDir} = dirs(env)
   const hooks = coreBackendHooks(root, dataDir)
   if (!hooks) return false
@@ -98,10 +102,10 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
     const records = (await new InstanceStore(transport).list()).records.map((r) => r.value)
     const rows = sortRows(selectInstances(records, flags), plan)
     if (json) {
-      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
+      writeStdout(`${JSON.stringify(rows, null, 2)}\n`)
     } else {
-      const text = renderListing(rows, plan)
-      if (text !== '') process.stdout.write(`${text}\n`)
+      const text = renderListing(rows, plan, colour)
+      if (text !== '') writeStdout(`${text}\n`)
     }
   } catch (error) {
     if (!isReportable(error)) return false
@@ -109,7 +113,7 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
     const exitCode = exitCodeOf(error)
     const message = escapeControlCharacters(error.message)
     if (json) {
-      process.stdout.write(`${JSON.stringify({error: {reason: error.reason, message, exitCode}}, null, 2)}\n`)
+      writeStdout(`${JSON.stringify({error: {reason: error.reason, message, exitCode}}, null, 2)}\n`)
     } else {
       process.stderr.write(`Error: ${message}\n`)
       if (error.details) process.stderr.write(`${error.details}\n`)
