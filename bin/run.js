@@ -4,7 +4,7 @@
 // are CommonJS bundles for the same reason. oclif and ec's commands load as
 // before.
 'use strict'
-const {dirname} = require('node:path')
+const {dirname, join} = require('node:path')
 
 const argv = process.argv.slice(2)
 const root = dirname(__dirname)
@@ -14,7 +14,8 @@ const root = dirname(__dirname)
 // `ec instance list` serves what it fully understands. Everything else, and
 // whatever those decline, goes to oclif. Both come as one file each that
 // `npm run build` bundles with esbuild (scripts/bundle-startup.mjs): Node then
-// loads one module, not the forty-odd the list is made of.
+// loads one module, not the forty-odd the list is made of. The list's bundle
+// loads with the code V8 compiled for it last time (src/startup/code-cache.ts).
 async function main() {
   const rootHelp = argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === 'help'))
   const help = rootHelp ? require('../dist/startup/root-help.bundle.cjs') : undefined
@@ -22,7 +23,7 @@ async function main() {
   const kept = helpFile && help.readRootHelp(helpFile)
   const served =
     kept ? (process.stdout.write(kept), true)
-    : argv[0] === 'instance' && argv[1] === 'list' ? await require('../dist/startup/instance-list.bundle.cjs').runInstanceList(root, argv.slice(2))
+    : argv[0] === 'instance' && argv[1] === 'list' ? await instanceList(argv.slice(2))
     : false
   if (served) {
     // Leave once stdout and stderr have handed everything to the OS (a write's
@@ -38,6 +39,14 @@ async function main() {
     const run = () => execute({dir: root})
     await (helpFile ? help.recordRootHelp(helpFile, run) : run())
   }
+}
+
+async function instanceList(args) {
+  const {dirs, requireCompiled} = require('../dist/startup/code-cache.cjs')
+  const list = requireCompiled(join(root, 'dist', 'startup', 'instance-list.bundle.cjs'), dirs(process.env).cacheDir)
+  const served = await list.exports.runInstanceList(root, args)
+  if (served) await list.keep()
+  return served
 }
 
 main()

@@ -5,6 +5,9 @@
 // made of, and never sets up its ES module loader for them:
 //   root-help.bundle.cjs       `ec`, `ec --help`, `ec help` (root-help.ts)
 //   instance-list.bundle.cjs   `ec instance list` (instance-list.ts)
+//   code-cache.cjs             loads the list's bundle with V8's code cache
+//                              (code-cache.ts), which needs each import() of
+//                              the bundle written as a call (__import)
 //
 // The `ec-backends` hooks of ec's own plugins go into the list's bundle too,
 // with what they load when the list opens its transport (etcd's short-lived
@@ -17,10 +20,11 @@
 // one is unchanged (a plugin rebuilt on its own is imported from its files
 // again; backend-hooks.ts).
 import {createHash} from 'node:crypto'
-import {readFileSync, realpathSync} from 'node:fs'
+import {readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {parse} from 'acorn'
 import {build} from 'esbuild'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -92,6 +96,32 @@ const COMMON = {
 }
 
 await build({...COMMON, entryPoints: [join(root, 'src', 'startup', 'root-help.ts')], outfile: join(outdir, 'root-help.bundle.cjs')})
+await build({...COMMON, entryPoints: [join(root, 'src', 'startup', 'code-cache.ts')], outfile: join(outdir, 'code-cache.cjs')})
+
+/**
+ * Each import() of `code` as a call to __import: the __dynamicImport that
+ * code-cache.ts passes in, else (loaded by Node's own require) import()
+ * itself. Found by parsing, so text that only looks like an import is left be.
+ */
+function importsThroughLoader(code) {
+  const starts = []
+  const visit = (node) => {
+    if (node === null || typeof node !== 'object') return
+    if (Array.isArray(node)) return node.forEach(visit)
+    if (node.type === 'ImportExpression') starts.push(node.start)
+    for (const [key, value] of Object.entries(node)) if (key !== 'type' && key !== 'start' && key !== 'end') visit(value)
+  }
+
+  visit(parse(code, {ecmaVersion: 'latest', sourceType: 'script'}))
+  let out = code
+  for (const start of starts.sort((a, b) => b - a)) {
+    if (out.slice(start, start + 6) !== 'import') throw new Error(`bundle-startup: no import() at ${start}`)
+    out = `${out.slice(0, start)}__import${out.slice(start + 6)}`
+  }
+
+  const choice = 'const __import = typeof __dynamicImport === "function" ? __dynamicImport : (specifier) => import(specifier);'
+  return `${choice}\n${out}`
+}
 
 const bundleList = (inputs) =>
   build({
@@ -100,7 +130,7 @@ const bundleList = (inputs) =>
     outfile: join(outdir, 'instance-list.bundle.cjs'),
     plugins: [lazyPluginModules],
     metafile: true,
-    write: inputs !== undefined,
+    write: false,
   })
 
 // First pass: which plugin files the bundle holds; second: the bundle, with their digests.
@@ -112,4 +142,5 @@ for (const input of Object.keys(metafile.inputs)) {
   inputs[file] = createHash('sha256').update(readFileSync(join(root, file))).digest('hex')
 }
 
-await bundleList(inputs)
+const {outputFiles} = await bundleList(inputs)
+writeFileSync(outputFiles[0].path, importsThroughLoader(outputFiles[0].text))

@@ -24,7 +24,7 @@ import {planListing, renderListing, sortRows} from '../output/listing-plan.js'
 import type {Closable} from '@ec/plugin-api'
 import {BackendRegistry} from '../plugins/registry.js'
 import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from './backend-hooks.js'
-import {dirs} from './root-help.js'
+import {dirs} from './dirs.js'
 
 const OPTIONS = {
   json: {type: 'boolean'},

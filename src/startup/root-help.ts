@@ -5,8 +5,9 @@
 // inputs; later ones print the kept text. Only node built-ins here: this runs
 // before anything else is loaded.
 import {mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
-import {homedir} from 'node:os'
 import {join} from 'node:path'
+
+import {dirs} from './dirs.js'
 
 /** cyrb53: a fast 53-bit string hash; node:crypto would cost more to load than the help costs to print. */
 function hash(text: string): string {
@@ -29,15 +30,6 @@ function stamp(path: string): string {
     return `${s.mtimeMs}:${s.size}`
   } catch {
     return '-'
-  }
-}
-
-/** Where oclif keeps ec's cache and data (its own rules: EC_CACHE_DIR, XDG, ~). */
-export function dirs(env: NodeJS.ProcessEnv): {cacheDir: string; dataDir: string} {
-  const home = env.HOME ?? homedir()
-  return {
-    cacheDir: env.EC_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'ec'),
-    dataDir: env.EC_DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'ec'),
   }
 }
 

@@ -7,7 +7,7 @@
 // (and left for TLS when it cannot be). About 30-60 s on a loaded machine, most
 // of it `ec up`.
 import {expect} from 'chai'
-import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 
@@ -133,6 +133,25 @@ describe('ec instance list without oclif (real etcd under mutual TLS)', function
     expect(fast.stderr).to.not.include('@oclif/core')
     const slow = await ec(['instance:list', '--json'], env)
     expect(slow.stderr).to.include('@oclif/core')
+  })
+
+  it('runs from the code V8 kept for it last time, and imports what it needs from that code', async () => {
+    const cacheDir = join(cp.sandbox.dir, 'cache', 'ec')
+    const slow = await ec(['instance:list', '--json'])
+    expect((await ec(['instance', 'list', '--json'])).code).to.equal(0) // keeps the code, if no run before did
+    const [kept, ...others] = readdirSync(join(cacheDir, 'code'))
+    expect(others).to.deep.equal([])
+    const keptAt = statSync(join(cacheDir, 'code', kept)).mtimeMs
+    // Without the kept config parse and validator, the list imports js-yaml and Ajv again.
+    for (const dir of ['config-yaml', 'validators']) rmSync(join(cacheDir, dir), {recursive: true, force: true})
+    const fast = await ec(['instance', 'list', '--json'])
+    expect(fast.code, fast.stderr).to.equal(0)
+    expect(fast.stderr).to.equal('')
+    expect(fast.stdout).to.equal(slow.stdout)
+    expect(readdirSync(join(cacheDir, 'config-yaml'))).to.have.length(1)
+    expect(readdirSync(join(cacheDir, 'validators'))).to.not.be.empty
+    // Ran from the kept code: a compile from source would have kept its own.
+    expect(statSync(join(cacheDir, 'code', kept)).mtimeMs).to.equal(keptAt)
   })
 
   it("imports no plugin's hook file: ec's own hooks run from its bundle (the oclif form imports them)", async () => {
