@@ -11,11 +11,12 @@ const root = dirname(__dirname)
 
 // Without loading oclif (see src/startup/): `ec`, `ec --help` and `ec help`
 // print a kept copy of the root help when there is a valid one, and
-// `ec instance list` serves what it fully understands. Everything else, and
-// whatever those decline, goes to oclif. Both come as one file each that
-// `npm run build` bundles with esbuild (scripts/bundle-startup.mjs): Node then
-// loads one module, not the forty-odd the list is made of. The list's bundle
-// loads with the code V8 compiled for it last time (src/startup/code-cache.ts).
+// `ec instance list` and `ec instance create` serve what they fully
+// understand. Everything else, and whatever those decline, goes to oclif. Each
+// comes as one file that `npm run build` bundles with esbuild
+// (scripts/bundle-startup.mjs): Node then loads one module, not the forty-odd
+// the list is made of. The list's and create's bundles load with the code V8
+// compiled for them last time (src/startup/code-cache.ts).
 async function main() {
   const rootHelp = argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === 'help'))
   const help = rootHelp ? require('../dist/startup/root-help.bundle.cjs') : undefined
@@ -23,7 +24,8 @@ async function main() {
   const kept = helpFile && help.readRootHelp(helpFile)
   const served =
     kept ? (process.stdout.write(kept), true)
-    : argv[0] === 'instance' && argv[1] === 'list' ? await instanceList(argv.slice(2))
+    : argv[0] === 'instance' && argv[1] === 'list' ? await serveFast('instance-list', 'runInstanceList', argv.slice(2))
+    : argv[0] === 'instance' && argv[1] === 'create' ? await serveFast('instance-create', 'runInstanceCreate', argv.slice(2))
     : false
   if (served) {
     // Leave once stdout and stderr have handed everything to the OS (a write's
@@ -41,12 +43,13 @@ async function main() {
   }
 }
 
-async function instanceList(args) {
+/** Run `run` of dist/startup/<bundle>.bundle.cjs; whether it served the command (false: oclif runs it). */
+async function serveFast(bundle, run, args) {
   const {dirs, requireCompiled} = require('../dist/startup/code-cache.cjs')
-  const list = requireCompiled(join(root, 'dist', 'startup', 'instance-list.bundle.cjs'), dirs(process.env).cacheDir)
-  const served = await list.exports.runInstanceList(root, args)
-  if (served) await list.keep()
-  return served
+  const loaded = requireCompiled(join(root, 'dist', 'startup', `${bundle}.bundle.cjs`), dirs(process.env).cacheDir)
+  const done = await loaded.exports[run](root, args)
+  if (done) await loaded.keep()
+  return done
 }
 
 main()

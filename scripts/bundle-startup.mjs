@@ -5,20 +5,22 @@
 // made of, and never sets up its ES module loader for them:
 //   root-help.bundle.cjs       `ec`, `ec --help`, `ec help` (root-help.ts)
 //   instance-list.bundle.cjs   `ec instance list` (instance-list.ts)
-//   code-cache.cjs             loads the list's bundle with V8's code cache
+//   instance-create.bundle.cjs `ec instance create` (instance-create.ts)
+//   code-cache.cjs             loads those two with V8's code cache
 //                              (code-cache.ts), which needs each import() of
 //                              the bundle written as a call (__import)
 //
-// The `ec-backends` hooks of ec's own plugins go into the list's bundle too,
-// with what they load when the list opens its transport (etcd's short-lived
-// read): the list would otherwise import each hook, @ec/plugin-api and their
-// config modules one file at a time. Every other module a hook loads when it
-// creates a backend (the gRPC transport, the scheduler, libvirt, the metadata
-// servers) stays a file of its own, imported from the plugin's dist as
-// before, so bundling never loads it sooner. The bundle records the SHA-256 of
-// each plugin file it holds: the list runs the bundled hooks only while every
-// one is unchanged (a plugin rebuilt on its own is imported from its files
-// again; backend-hooks.ts).
+// The `ec-backends` hooks of ec's own plugins go into both bundles too, with
+// what they load when the command opens its transport (etcd's short-lived
+// HTTP/2 client): the command would otherwise import each hook,
+// @ec/plugin-api and their config modules one file at a time. Every other
+// module a hook loads when it creates a backend (the gRPC transport, the
+// scheduler, libvirt, the metadata servers) stays a file of its own, imported
+// from the plugin's dist as before (its backend bundle when it has one), so
+// bundling never loads it sooner. A bundle records the SHA-256 of each plugin
+// file it holds: it runs the bundled hooks only while every one is unchanged
+// (a plugin rebuilt on its own is imported from its files again;
+// backend-hooks.ts).
 import {createHash} from 'node:crypto'
 import {readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
@@ -29,7 +31,7 @@ import {build} from 'esbuild'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = join(root, 'dist', 'startup')
-/** Loaded lazily by a bundled hook and wanted in the bundle: what `ec instance list` creates. */
+/** Loaded lazily by a bundled hook and wanted in the bundles: the transport both commands create. */
 const BUNDLED_LAZY = new Set([join(root, 'plugins', 'etcd', 'dist', 'cli-transport.js')])
 /**
  * Loaded only when needed: Ajv to compile a changed config schema, js-yaml to
@@ -52,25 +54,33 @@ function firstPartyHooks() {
   return hooks
 }
 
-function listEntry(hooks, inputs) {
-  const lines = [`import {runInstanceList as run} from ${JSON.stringify(join(root, 'src', 'startup', 'instance-list.ts'))}`]
+/** The entry of a fast path's bundle: `run` of `source`, given ec's own plugins' hooks from the same bundle. */
+function fastPathEntry(source, run, hooks, inputs) {
+  const lines = [`import {${run} as run} from ${JSON.stringify(join(root, 'src', 'startup', source))}`]
   for (const [i, file] of hooks.entries()) lines.push(`import hook${i} from ${JSON.stringify(file)}`)
   const bundled = hooks.map((file, i) => `${JSON.stringify(relative(root, file))}: hook${i}`)
   lines.push(
     `const bundled = {hooks: {${bundled.join(', ')}}, inputs: ${JSON.stringify(inputs)}}`,
-    'export const runInstanceList = (root, args, env) => run(root, args, env, bundled)',
-    '// For the tests: what the list runs from the bundle.',
+    `export const ${run} = (root, args, env) => run(root, args, env, bundled)`,
+    '// For the tests: what the command runs from the bundle.',
     'export {bundled as bundledHooks}',
   )
   return lines.join('\n')
 }
 
-// A lazy import in a plugin stays an import of the plugin's own file. (One
-// through importBundled looks for its backend bundle beside this bundle, where
-// there is none, and so imports the plugin's file: the list never loads those.)
-const lazyPluginModules = {
-  name: 'lazy-plugin-modules',
+// A lazy import in a plugin stays an import of the plugin's own file, and a
+// plugin's import.meta.url stays its own file's URL (found from this bundle's
+// directory, so the tree may move), so importBundled finds the plugin's
+// backend bundle (scheduler.bundle.mjs, transport.bundle.mjs) where it is.
+const pluginFiles = {
+  name: 'plugin-files',
   setup(b) {
+    b.onLoad({filter: /\/plugins\/[^/]+\/dist\/.*\.js$/}, (args) => {
+      if (!args.path.startsWith(join(root, 'plugins') + '/')) return undefined
+      const text = readFileSync(args.path, 'utf8')
+      const own = `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(relative(outdir, args.path))})).href`
+      return {contents: text.replaceAll('import.meta.url', own), loader: 'js'}
+    })
     b.onResolve({filter: /.*/}, (args) => {
       if (args.kind !== 'dynamic-import' || !args.importer.startsWith(join(root, 'plugins') + '/')) return undefined
       const target = resolve(dirname(args.importer), args.path)
@@ -123,24 +133,32 @@ function importsThroughLoader(code) {
   return `${choice}\n${out}`
 }
 
-const bundleList = (inputs) =>
-  build({
-    ...COMMON,
-    stdin: {contents: listEntry(firstPartyHooks(), inputs), resolveDir: root, sourcefile: 'instance-list-bundle-entry.js', loader: 'js'},
-    outfile: join(outdir, 'instance-list.bundle.cjs'),
-    plugins: [lazyPluginModules],
-    metafile: true,
-    write: false,
-  })
+/** dist/startup/<name>.bundle.cjs: `run` of src/startup/<name>.ts with ec's own plugins' hooks. */
+async function bundleFastPath(name, run) {
+  const bundle = (inputs) =>
+    build({
+      ...COMMON,
+      stdin: {contents: fastPathEntry(`${name}.ts`, run, firstPartyHooks(), inputs), resolveDir: root, sourcefile: `${name}-bundle-entry.js`, loader: 'js'},
+      outfile: join(outdir, `${name}.bundle.cjs`),
+      plugins: [pluginFiles],
+      metafile: true,
+      write: false,
+    })
 
-// First pass: which plugin files the bundle holds; second: the bundle, with their digests.
-const {metafile} = await bundleList(undefined)
-const inputs = {}
-for (const input of Object.keys(metafile.inputs)) {
-  const file = relative(root, resolve(root, input))
-  if (!file.startsWith('plugins/')) continue
-  inputs[file] = createHash('sha256').update(readFileSync(join(root, file))).digest('hex')
+  // First pass: which plugin files the bundle holds; second: the bundle, with their digests.
+  const {metafile} = await bundle(undefined)
+  const inputs = {}
+  for (const input of Object.keys(metafile.inputs)) {
+    const file = relative(root, resolve(root, input))
+    if (!file.startsWith('plugins/')) continue
+    inputs[file] = createHash('sha256').update(readFileSync(join(root, file))).digest('hex')
+  }
+
+  const {outputFiles} = await bundle(inputs)
+  // Loading oclif would undo what the bundle is for.
+  if (/require\("@oclif\/core"\)/.test(outputFiles[0].text)) throw new Error(`bundle-startup: ${name} loads @oclif/core; import what it needs from a file that does not`)
+  writeFileSync(outputFiles[0].path, importsThroughLoader(outputFiles[0].text))
 }
 
-const {outputFiles} = await bundleList(inputs)
-writeFileSync(outputFiles[0].path, importsThroughLoader(outputFiles[0].text))
+await bundleFastPath('instance-list', 'runInstanceList')
+await bundleFastPath('instance-create', 'runInstanceCreate')

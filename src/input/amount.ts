@@ -2,8 +2,6 @@
 // allocation columns are 32-bit signed integers, so a larger amount would
 // reach it and fail with a 500; a JS number would silently round anything past
 // 2^53. Amounts are therefore checked as text, before any number is made.
-import {Flags} from '@oclif/core'
-
 import {EcError} from '../errors.js'
 import {quote} from '../output/escape.js'
 import {MAX_AMOUNT} from './max-amount.js'
@@ -28,10 +26,3 @@ export function checkAmount(value: number, what: string): number {
 
   return value
 }
-
-/** An oclif flag for a resource amount (oclif's integer flag rounds past 2^53 and has no upper bound). */
-export const amountFlag = Flags.custom<number>({
-  async parse(input, _context, options) {
-    return parseAmount(input, `--${options.name}`)
-  },
-})

@@ -12,19 +12,16 @@ import {isatty} from 'node:tty'
 import {parseArgs} from 'node:util'
 
 import {openBackend} from '../backends/open.js'
-import {loadConfig, type Override} from '../config/load.js'
-import {exitCodeOf, isReportable} from '../errors.js'
+import {isReportable} from '../errors.js'
 import {INSTANCE_STATES} from '../instances/model.js'
 import {InstanceStore} from '../instances/store.js'
 import {colourEnabled} from '../output/colour.js'
-import {escapeControlCharacters} from '../output/escape.js'
 import {writeStdout} from '../output/write-stdout.js'
 import {INSTANCE_LISTING, selectInstances} from '../output/instance-view.js'
 import {planListing, renderListing, sortRows} from '../output/listing-plan.js'
 import type {Closable} from '@ec/plugin-api'
-import {BackendRegistry} from '../plugins/registry.js'
-import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from './backend-hooks.js'
-import {dirs} from './dirs.js'
+import type {BundledHooks} from './backend-hooks.js'
+import {openFastPath, reportFailure} from './fast-path.js'
 
 const OPTIONS = {
   json: {type: 'boolean'},
@@ -79,24 +76,12 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
   // Asked of the descriptor: process.stdout would be set up only to answer (writeStdout never uses it).
   const colour = colourEnabled({isTTY: isatty(1)})
   if (json && colour) return false
-  const {cacheDir, dataDir} = dirs(env)
-  const hooks = coreBackendHooks(root, dataDir)
-  if (!hooks) return false
-
   const opened: Closable[] = []
   try {
     const plan = planListing(INSTANCE_LISTING, flags)
-    const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled)))
-    if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
-    const overrides: Override[] = flags.credentials
-      ? [{path: ['credentials'], value: flags.credentials, origin: {kind: 'flag', flag: '--credentials'}}]
-      : []
-    const config = await loadConfig({
-      sections: registry.configSections().map((s) => s.section),
-      configFile: flags.config,
-      overrides,
-      cacheDir,
-    })
+    const fast = await openFastPath(root, flags, json, env, bundled)
+    if (!fast) return false
+    const {registry, config} = fast
     const transport = await openBackend(registry, config.values, 'transport', {shortLived: true})
     opened.push(transport)
     const records = (await new InstanceStore(transport).list()).records.map((r) => r.value)
@@ -109,17 +94,7 @@ export async function runInstanceList(root: string, args: string[], env: NodeJS.
     }
   } catch (error) {
     if (!isReportable(error)) return false
-    // As EcCommand.catch reports it.
-    const exitCode = exitCodeOf(error)
-    const message = escapeControlCharacters(error.message)
-    if (json) {
-      writeStdout(`${JSON.stringify({error: {reason: error.reason, message, exitCode}}, null, 2)}\n`)
-    } else {
-      process.stderr.write(`Error: ${message}\n`)
-      if (error.details) process.stderr.write(`${error.details}\n`)
-    }
-
-    process.exitCode = exitCode
+    reportFailure(error, json)
   } finally {
     await Promise.all(opened.map((b) => b.close().catch(() => undefined)))
   }

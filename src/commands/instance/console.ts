@@ -1,4 +1,5 @@
-import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
+import {agentDir} from '../../agent/agent-dir.js'
+import {agentStateDirFlag} from '../../agent/state-dir-flag.js'
 import {Args, Flags} from '@oclif/core'
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'

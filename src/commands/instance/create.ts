@@ -1,19 +1,15 @@
 import {Args, Flags} from '@oclif/core'
 
-import {agentDir} from '../../agent/agent-dir.js'
-import {EcError} from '../../errors.js'
-import {validateGroupName} from '../../groups/model.js'
-import {GroupPlacement} from '../../groups/store.js'
-import {knownImages} from '../../images/names.js'
-import {amountFlag} from '../../input/amount.js'
-import {quote} from '../../output/escape.js'
+import {amountFlag} from '../../input/amount-flag.js'
 import type {InstanceRecord} from '../../instances/model.js'
+import {EcError} from '../../errors.js'
+import type {GroupPlacement} from '../../groups/store.js'
 import {InstanceStore} from '../../instances/store.js'
-import {followInstance, progressDisplay} from '../../output/create-progress.js'
+import {progressDisplay} from '../../output/create-progress.js'
 import {describeInstance} from '../../output/instance-view.js'
 import {StepTracker} from '../../output/step-tracker.js'
-import {createInstance} from '../../scheduling/create.js'
-import {buildSpec, resourceRequestOf, validateName} from '../../scheduling/request.js'
+import {createAndFollow, createSpecOf, openGroup} from '../../scheduling/create-flow.js'
+import {resourceRequestOf} from '../../scheduling/request.js'
 import {renderTable} from '../../output/table.js'
 import type {Candidate, CandidatePreview, ResourceRequest, SchedulerBackend} from '@ec/plugin-api'
 import {EcCommand} from '../../ec-command.js'
@@ -59,83 +55,27 @@ export default class InstanceCreate extends EcCommand<typeof InstanceCreate> {
 
   async run(): Promise<InstanceRecord | CandidatePreview> {
     const config = await this.effectiveConfig()
-    const [first, second] = [this.args.name, this.args.request]
-    const raw = first?.includes('=') ? first : second
-    const name = first?.includes('=') ? undefined : first
-    if (second && !second.includes('=')) throw new EcError('usage', `${quote(second)} is not a resource request; quote the request, e.g. 'resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'`)
-    const spec = buildSpec(
-      {
-        raw,
-        flavor: this.flags.flavor,
-        vcpus: this.flags.vcpus,
-        memoryMb: this.flags.memory,
-        diskGb: this.flags.disk,
-        traits: this.flags.trait,
-        forbiddenTraits: this.flags['forbid-trait'],
-        memberOf: this.flags['member-of'],
-        inTree: this.flags['in-tree'],
-        rootTraits: this.flags['root-trait'],
-        numaNodes: this.flags['numa-nodes'],
-        diskFrom: this.flags['disk-from'],
-        groupResources: this.flags['group-resources'],
-        groupPolicy: this.flags['group-policy'],
-        image: this.flags.image,
-        diskStrategy: this.flags['disk-strategy'],
-        keyFiles: this.flags['key-file'],
-        userDataFile: this.flags['user-data'],
-        meta: this.flags.meta,
-        publish: this.flags.publish,
-      },
-      {...config.values, images: knownImages(config.values.images, agentDir(config))},
-      process.cwd(),
-      config.values.scheduling.maxUserDataBytes,
-    )
-    if (name) validateName(name)
-    if (this.flags.group !== undefined) spec.group = validateGroupName(this.flags.group)
-    const openGroup = async (store: InstanceStore) => {
-      if (!spec.group) return undefined
-      const group = new GroupPlacement(store, spec.group)
-      await group.check() // an unknown group is refused before anything is written
-      return group
-    }
-
+    const {name, spec} = createSpecOf(this.args, this.flags, config)
+    // Short-lived: etcd is reached over plain HTTP/2 (reads, writes and the watch), never through the gRPC client.
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     if (this.flags['dry-run']) {
-      const store = new InstanceStore(await this.backend(config, 'transport'))
-      return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'), store, await openGroup(store))
+      return this.dryRun(resourceRequestOf(spec), await this.backend(config, 'scheduler'), store, await openGroup(store, spec))
     }
 
-    const store = new InstanceStore(await this.backend(config, 'transport'))
-    const group = await openGroup(store)
-
+    const group = await openGroup(store, spec)
     const scheduler = await this.backend(config, 'scheduler')
     const json = this.jsonEnabled()
     const wait = this.flags.wait ?? (Boolean(process.stdout.isTTY) && !json)
     const tracker = new StepTracker()
     const display = wait && !json ? progressDisplay(tracker, Boolean(process.stdout.isTTY)) : undefined
     const shown = display?.run().catch(() => undefined)
-
     let record: InstanceRecord
     try {
-      const scheduled = await createInstance(name, spec, {
-        store,
-        group,
-        scheduler,
-        policy: this.flags.policy,
-        pendingTimeoutSeconds: config.values.scheduling.pendingTimeoutSeconds,
-        onStep: (step, status, detail) => tracker.local(step, status, detail),
-      })
-      record = wait
-        ? await followInstance(store, scheduled, tracker, {timeoutSeconds: config.values.scheduling.waitTimeoutSeconds})
-        : scheduled.value
-    } catch (error) {
-      tracker.abort(error as Error)
-      await shown
-      throw error
+      record = await createAndFollow(name, spec, {store, group, scheduler, policy: this.flags.policy, config, wait, tracker})
     } finally {
       await shown
     }
 
-    if (record.state === 'ERROR') throw new EcError('instanceFailed', `${record.name} failed: ${record.error?.reason}`)
     if (!display) this.log(describeInstance(record))
     else this.log(`${record.name} (${record.id}) is ${record.state} on ${record.host?.name}`)
     return record

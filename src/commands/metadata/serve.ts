@@ -1,4 +1,5 @@
-import {agentDir, agentStateDirFlag} from '../../agent/agent-dir.js'
+import {agentDir} from '../../agent/agent-dir.js'
+import {agentStateDirFlag} from '../../agent/state-dir-flag.js'
 
 import {stateDirOverride} from '../../control-plane/from-config.js'
 import {EcError} from '../../errors.js'

@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
 
 import {EcCommand} from '../../ec-command.js'
-import {amountFlag} from '../../input/amount.js'
+import {amountFlag} from '../../input/amount-flag.js'
 import {checkStoragePath, createStorageRecord, deleteStorageRecord, type StorageRecord} from '../../storage/records.js'
 import {describeStorageView, storageScheduler, storageView, type StorageView} from '../../storage/view.js'
 

@@ -1,0 +1,55 @@
+// What the commands bin/run.js serves without oclif (instance-list.ts,
+// instance-create.ts) share: the backend registry from ec's own plugins, the
+// effective config as EcCommand would load it, and an error reported as
+// EcCommand.catch reports it.
+import {type EffectiveConfig, loadConfig, type Override} from '../config/load.js'
+import {exitCodeOf, type ReportableError} from '../errors.js'
+import {escapeControlCharacters} from '../output/escape.js'
+import {writeStdout} from '../output/write-stdout.js'
+import {BackendRegistry} from '../plugins/registry.js'
+import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from './backend-hooks.js'
+import {dirs} from './dirs.js'
+
+/** The global flags every ec command takes. */
+export interface GlobalFlags {
+  config?: string
+  credentials?: string
+}
+
+/**
+ * The registry and config, or undefined when only oclif can tell which
+ * plugins answer (backend-hooks.ts). Registry problems go to stderr as
+ * warnings, except under --json, as the list always did.
+ */
+export async function openFastPath(
+  root: string,
+  flags: GlobalFlags,
+  json: boolean,
+  env: NodeJS.ProcessEnv,
+  bundled: BundledHooks | undefined,
+): Promise<{registry: BackendRegistry; config: EffectiveConfig} | undefined> {
+  const {cacheDir, dataDir} = dirs(env)
+  const hooks = coreBackendHooks(root, dataDir)
+  if (!hooks) return undefined
+  const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled)))
+  if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
+  const overrides: Override[] = flags.credentials
+    ? [{path: ['credentials'], value: flags.credentials, origin: {kind: 'flag', flag: '--credentials'}}]
+    : []
+  const config = await loadConfig({sections: registry.configSections().map((s) => s.section), configFile: flags.config, overrides, cacheDir})
+  return {registry, config}
+}
+
+/** As EcCommand.catch: a JSON error document under --json, else one line (and its details) on stderr; the exit code set. */
+export function reportFailure(error: ReportableError, json: boolean): void {
+  const exitCode = exitCodeOf(error)
+  const message = escapeControlCharacters(error.message)
+  if (json) {
+    writeStdout(`${JSON.stringify({error: {reason: error.reason, message, exitCode}}, null, 2)}\n`)
+  } else {
+    process.stderr.write(`Error: ${message}\n`)
+    if (error.details) process.stderr.write(`${error.details}\n`)
+  }
+
+  process.exitCode = exitCode
+}
