@@ -1,9 +1,10 @@
-// The etcd transport for short-lived CLI commands that mostly read (`ec
-// instance list`, `show`, completion): reads (get, list) are one gRPC call
-// each over node:http2 (range-client.ts), so such a command never loads the
+// The etcd transport for short-lived CLI commands (`ec instance list`,
+// `create`, `delete`, `show`, completion): reads (get, list) and writes
+// (commit) are one gRPC call each over node:http2 (http2-client.ts), and a
+// watch is one stream (http2-watch.ts), so such a command never loads the
 // gRPC client (etcd3, grpc-js, protobufjs), which costs it several times what
-// the read itself does. Writes, watches, leases and health go to the etcd3
-// transport (transport.ts), loaded on the first of them.
+// its calls do. Leases and health go to the etcd3 transport (transport.ts),
+// loaded on the first of them.
 //
 // Only processes that open the backend with `shortLived` get this (see
 // BackendContext.shortLived): agents, `ec up` and every long-lived process
@@ -13,15 +14,19 @@ import {importBundled, loadClientTls} from '@ec/plugin-api'
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError} from './errors.js'
-import {EtcdRangeClient} from './range-client.js'
+import {EtcdHttp2Client} from './http2-client.js'
+import {watchOverHttp2} from './http2-watch.js'
 import type {RangeAnswer, RangeKeyValue} from './range-codec.js'
+import type {TxnCompare, TxnRequestOp} from './txn-codec.js'
 import type {EtcdTransport} from './transport.js'
 
 export class EtcdCliTransport implements TransportBackend {
   private readonly prefix: string
   private readonly tls?: TlsMaterial
-  private readonly reads: EtcdRangeClient
+  private readonly client: EtcdHttp2Client
   private grpc?: Promise<EtcdTransport>
+  /** Open watches, closed with the transport. */
+  private readonly watches = new Set<WatchHandle>()
   private closed = false
 
   constructor(private readonly settings: EtcdSettings) {
@@ -29,7 +34,7 @@ export class EtcdCliTransport implements TransportBackend {
     this.prefix = settings.prefix.endsWith('/') ? settings.prefix : settings.prefix + '/'
     // Read now: a bundle that cannot be read is a config error at once, as the gRPC transport's constructor reports it.
     this.tls = settings.tls ? loadClientTls(settings.tls, 'etcd') : undefined
-    this.reads = new EtcdRangeClient(settings.endpoints, this.tls, settings.timeoutMs)
+    this.client = new EtcdHttp2Client(settings.endpoints, this.tls, settings.timeoutMs)
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -44,11 +49,42 @@ export class EtcdCliTransport implements TransportBackend {
   }
 
   async commit(guards: TxnGuard[], ops: TxnOp[]): Promise<TxnResult> {
-    return (await this.transport()).commit(guards, ops)
+    if (guards.length === 0 && ops.length === 0) return {ok: true}
+    // "Must not exist" is a create revision of 0; otherwise the key's last write must be the one given.
+    const compares: TxnCompare[] = guards.map((g) => ({
+      key: Buffer.from(this.prefix + g.key),
+      target: g.modRevision === null ? 'create' : 'mod',
+      result: 'equal',
+      value: g.modRevision ?? '0',
+    }))
+    const requests: TxnRequestOp[] = ops.map((op) =>
+      op.op === 'delete'
+        ? {delete: {key: Buffer.from(this.prefix + op.key)}}
+        : {put: {key: Buffer.from(this.prefix + op.key), value: Buffer.from(op.value), lease: op.lease}},
+    )
+    try {
+      const answer = await this.client.txn(compares, requests)
+      return {ok: answer.succeeded, revision: answer.succeeded ? answer.revision : undefined}
+    } catch (error) {
+      throw describeEtcdError(error, this.settings.endpoints)
+    }
   }
 
   async watch(prefix: string, options: WatchOptions): Promise<WatchHandle> {
-    return (await this.transport()).watch(prefix, options)
+    if (this.closed) throw new Error('etcd transport is closed')
+    const key = Buffer.from(this.prefix + prefix)
+    const handle = await watchOverHttp2(
+      {client: this.client, endpoints: this.settings.endpoints, timeoutMs: this.settings.timeoutMs, key, rangeEnd: prefixEnd(key), relative: (full) => full.slice(this.prefix.length)},
+      prefix,
+      options,
+    )
+    this.watches.add(handle)
+    return {
+      close: async () => {
+        this.watches.delete(handle)
+        await handle.close()
+      },
+    }
   }
 
   async grantLease(ttlSeconds: number): Promise<Lease> {
@@ -61,14 +97,15 @@ export class EtcdCliTransport implements TransportBackend {
 
   async close(): Promise<void> {
     this.closed = true
-    this.reads.close()
+    await Promise.all([...this.watches].map((w) => w.close().catch(() => undefined)))
+    this.client.close()
     const grpc = await this.grpc?.catch(() => undefined)
     await grpc?.close()
   }
 
   private async read(key: Buffer, rangeEnd?: Buffer): Promise<RangeAnswer> {
     try {
-      return await this.reads.range(key, rangeEnd)
+      return await this.client.range(key, rangeEnd)
     } catch (error) {
       throw describeEtcdError(error, this.settings.endpoints)
     }

@@ -21,7 +21,8 @@ const UNREACHABLE = /GRPCConnectFailed|GRPCUnavailable|DeadlineExceeded|BrokenCi
 
 // Of those, the failures where the call never left: no connection (grpc-js fails such a call at once), or a member's
 // breaker open. A deadline that passed may have passed after etcd applied the call.
-const NOT_SENT = /No connection established|ECONNREFUSED|BrokenCircuit|circuit breaker is open/i
+// (NotSentError: the HTTP/2 client's, for a call that failed before its connection was made.)
+const NOT_SENT = /No connection established|ECONNREFUSED|BrokenCircuit|circuit breaker is open|NotSentError/i
 
 // A TLS handshake that failed on a certificate: ours refused (revoked, another CA, none) or theirs untrusted.
 // etcd itself sends no alert for a revoked certificate: it closes the connection after the handshake (range-client.ts says so).

@@ -1,30 +1,35 @@
-// Reads for short-lived commands: etcd's KV.Range as one unary gRPC call over
-// node:http2, its messages coded by range-codec.ts. Loading the gRPC client
-// (etcd3, grpc-js, protobufjs) costs a command like `ec instance list`
-// several times what the read itself does; node:http2 is already in Node.
-// (etcd's JSON gateway would need no codec, but etcd spends longer writing
-// the JSON than reading the keys, and every value comes base64-encoded.)
+// etcd's gRPC API over node:http2, for short-lived commands (cli-transport.ts):
+// KV.Range and KV.Txn as unary calls and Watch as a stream, their messages
+// coded by range-codec.ts, txn-codec.ts and watch-codec.ts. Loading the gRPC
+// client (etcd3, grpc-js, protobufjs) costs a command like `ec instance list`
+// or `create` several times what its calls take; node:http2 is already in
+// Node. (etcd's JSON gateway would need no codec, but etcd spends longer
+// writing the JSON than reading the keys, and every value comes
+// base64-encoded.)
 //
 // The same checks as the etcd3 path: the CA verifies etcd's certificate (by
 // the bundle's server name when it has one), the client certificate is
-// presented, and the read is linearizable (etcd's default). Across several
+// presented, and reads are linearizable (etcd's default). Across several
 // members: the one that answered last is asked first; a member that refuses
 // the connection, does not finish its handshake within its share of the
 // deadline, or answers "unavailable" (no leader) hands over to the next. A
 // refused certificate or a bad request is final: another member would say the
-// same.
+// same. A transaction goes to the next member only when it certainly never
+// left (no connection was made): one that was sent may have been applied, and
+// is never replayed (TransportBackend.commit).
 //
 // A member on this machine that `ec up` started is also reached through its
 // unix socket when the local admin's bundle names it (TlsMaterial.localSockets):
 // no TLS, whose start-up (OpenSSL's first context, the handshake) costs a
-// short-lived command more than its read. A socket that fails before etcd
+// short-lived command more than its calls. A socket that fails before etcd
 // answers (gone, stale, not permitted) is left for TLS to the same member.
-import {type ClientHttp2Session, connect, constants, type IncomingHttpHeaders} from 'node:http2'
+import {type ClientHttp2Session, type ClientHttp2Stream, connect, constants, type IncomingHttpHeaders} from 'node:http2'
 import {connect as connectSocket} from 'node:net'
 
 import type {TlsMaterial} from '@ec/plugin-api'
 
 import {decodeRangeResponse, encodeRangeRequest, type RangeAnswer} from './range-codec.js'
+import {decodeTxnResponse, encodeTxnRequest, type TxnCompare, type TxnRequestOp} from './txn-codec.js'
 
 /** An error etcd answered with: a gRPC status. */
 export class GrpcStatusError extends Error {
@@ -44,9 +49,25 @@ const GRPC_UNAVAILABLE = 14
 /** Connection-level failures after which another member may answer. */
 const MEMBER_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EADDRNOTAVAIL', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_STREAM_CANCEL'])
 
-export class EtcdRangeClient {
+/** A failure before the connection to a member was made: the call never left. */
+export class NotSentError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message)
+    this.name = 'NotSentError'
+  }
+}
+
+/** An open Watch stream: its messages go to `onMessage`, its end (not asked for by cancel) to `onEnd`. */
+export interface GrpcStream {
+  cancel(): void
+}
+
+export class EtcdHttp2Client {
   private preferred = 0
-  /** One HTTP/2 connection per member, kept for the next read. */
+  /** One HTTP/2 connection per member, kept for the next call. */
   private readonly sessions = new Map<string, ClientHttp2Session>()
   /** Sessions whose server has sent its HTTP/2 settings. */
   private readonly spoken = new WeakSet<ClientHttp2Session>()
@@ -61,12 +82,85 @@ export class EtcdRangeClient {
 
   /** Keys in [key, rangeEnd); just `key` without rangeEnd. */
   async range(key: Buffer, rangeEnd?: Buffer): Promise<RangeAnswer> {
-    const message = encodeRangeRequest(key, rangeEnd)
-    // gRPC's framing: uncompressed (0), then the message's length.
-    const frame = Buffer.alloc(5 + message.length)
-    frame.writeUInt32BE(message.length, 1)
-    message.copy(frame, 5)
-    return decodeRangeResponse(await this.call('/etcdserverpb.KV/Range', frame))
+    return decodeRangeResponse(await this.call('/etcdserverpb.KV/Range', frameOf(encodeRangeRequest(key, rangeEnd)), true))
+  }
+
+  /** The ops if every compare holds, atomically; sent at most once (see NotSentError). */
+  async txn(compares: TxnCompare[], ops: TxnRequestOp[]): Promise<{succeeded: boolean; revision: string}> {
+    return decodeTxnResponse(await this.call('/etcdserverpb.KV/Txn', frameOf(encodeTxnRequest(compares, ops)), false))
+  }
+
+  /**
+   * Open Watch's stream on the member asked first and send `message` (one
+   * WatchRequest); each WatchResponse comes to `onMessage`, and the stream's
+   * end for any reason but cancel() to `onEnd`, once. The caller attaches
+   * again after an end (http2-watch.ts); a member that failed is asked last next time.
+   */
+  watch(message: Buffer, onMessage: (message: Buffer) => void, onEnd: (error: Error) => void): GrpcStream {
+    const index = this.preferred % this.endpoints.length
+    const endpoint = this.endpoints[index]
+    let session: ClientHttp2Session
+    let stream: ClientHttp2Stream
+    let ended = false
+    const end = (error: Error) => {
+      if (ended) return
+      ended = true
+      session?.off('error', end)
+      stream?.close(constants.NGHTTP2_CANCEL)
+      if (!(error instanceof GrpcStatusError) || memberDown(error)) {
+        this.drop(endpoint)
+        if (this.localSocket(endpoint)) this.socketFailed.add(endpoint)
+        else this.preferred = index + 1
+      }
+
+      onEnd(error)
+    }
+
+    try {
+      session = this.session(endpoint)
+      session.once('error', end)
+      stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/etcdserverpb.Watch/Watch',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      })
+    } catch (error) {
+      queueMicrotask(() => end(error as Error))
+      return {cancel: () => (ended = true)}
+    }
+
+    let headers: IncomingHttpHeaders = {}
+    let pending: Buffer = Buffer.alloc(0)
+    stream.on('response', (h) => (headers = h))
+    stream.on('trailers', (trailers) => (headers = {...headers, ...trailers}))
+    stream.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      // Each gRPC message: a byte saying uncompressed, four of length, the message.
+      while (!ended && pending.length >= 5) {
+        const length = pending.readUInt32BE(1)
+        if (pending.length < 5 + length) break
+        if (pending[0] !== 0) return end(new Error(`etcd at ${endpoint} answered with a gRPC frame ec cannot read`))
+        const message = pending.subarray(5, 5 + length)
+        pending = pending.subarray(5 + length)
+        try {
+          onMessage(message)
+        } catch (error) {
+          return end(error as Error)
+        }
+      }
+    })
+    stream.on('error', end)
+    stream.on('close', () => end(statusError(headers, endpoint, () => this.silentAfterHandshake(session)) ?? new Error(`etcd at ${endpoint} ended the watch stream`)))
+    stream.write(frameOf(message))
+    return {
+      cancel: () => {
+        if (ended) return
+        ended = true
+        session.off('error', end)
+        stream.close(constants.NGHTTP2_CANCEL)
+      },
+    }
   }
 
   close(): void {
@@ -74,7 +168,8 @@ export class EtcdRangeClient {
     this.sessions.clear()
   }
 
-  private async call(path: string, frame: Buffer): Promise<Buffer> {
+  /** `replayable`: the call may go to another member after one that may have received it failed. */
+  private async call(path: string, frame: Buffer, replayable: boolean): Promise<Buffer> {
     const deadline = Date.now() + this.timeoutMs
     const count = this.endpoints.length
     let lastError: Error | undefined
@@ -95,6 +190,8 @@ export class EtcdRangeClient {
       } catch (error) {
         this.drop(endpoint)
         lastError = error as Error
+        const sent = !(lastError instanceof NotSentError)
+        if (!replayable && sent) throw lastError
         if (socket && !(lastError instanceof GrpcStatusError)) {
           this.socketFailed.add(endpoint)
           tried-- // the same member, over TLS
@@ -123,6 +220,8 @@ export class EtcdRangeClient {
         : connect(endpoint, secure ? {ca: this.tls?.ca, cert: this.tls?.cert, key: this.tls?.key, servername: this.tls?.serverName} : {})
       // Errors reach the stream's callers; without a listener an 'error' would throw.
       session.on('error', () => undefined)
+      // Each call in flight listens for the session's error: many at once are no leak.
+      session.setMaxListeners(0)
       session.once('remoteSettings', () => this.spoken.add(session!))
       // A kept connection never holds a CLI open.
       session.unref()
@@ -176,7 +275,8 @@ export class EtcdRangeClient {
         }
       }
 
-      const fail = (error: Error) => finish(error)
+      // While the session is still connecting, nothing of the call has left.
+      const fail = (error: Error) => finish(session.connecting ? new NotSentError(error.message, (error as NodeJS.ErrnoException).code) : error)
       const connectTimer = setTimeout(() => {
         if (session.connecting) fail(timeoutError(`deadline exceeded: no connection to etcd at ${endpoint} within ${Math.round(connectMs)} ms`))
       }, connectMs)
@@ -191,23 +291,8 @@ export class EtcdRangeClient {
       stream.on('error', fail)
       stream.on('close', () => {
         if (settled) return
-        const status = headers['grpc-status']
-        if (status === undefined) {
-          const httpStatus = headers[constants.HTTP2_HEADER_STATUS]
-          fail(
-            httpStatus === undefined
-              ? Object.assign(new Error(`etcd at ${endpoint} closed the connection before answering${this.silentAfterHandshake(session) ? REVOKED_HINT : ''}`), {code: 'ECONNRESET'})
-              : new Error(`etcd at ${endpoint} answered HTTP ${httpStatus} with no gRPC status`),
-          )
-          return
-        }
-
-        const code = Number(status)
-        if (code !== GRPC_OK) {
-          fail(new GrpcStatusError(code, `etcd: ${decodeURIComponent(String(headers['grpc-message'] ?? `gRPC status ${code}`))}`))
-          return
-        }
-
+        const failure = statusError(headers, endpoint, () => this.silentAfterHandshake(session))
+        if (failure) return fail(failure)
         try {
           finish(undefined, unframe(Buffer.concat(chunks), endpoint))
         } catch (error) {
@@ -221,6 +306,28 @@ export class EtcdRangeClient {
 
 // Read by describeEtcdError as a refused certificate (exit 3), not a member down.
 const REVOKED_HINT = ' after the TLS handshake, as etcd does when its CRL lists the certificate revoked'
+
+/** What a call's closed stream says went wrong: none for gRPC status OK. */
+function statusError(headers: IncomingHttpHeaders, endpoint: string, silentAfterHandshake: () => boolean): Error | undefined {
+  const status = headers['grpc-status']
+  if (status === undefined) {
+    const httpStatus = headers[constants.HTTP2_HEADER_STATUS]
+    return httpStatus === undefined
+      ? Object.assign(new Error(`etcd at ${endpoint} closed the connection before answering${silentAfterHandshake() ? REVOKED_HINT : ''}`), {code: 'ECONNRESET'})
+      : new Error(`etcd at ${endpoint} answered HTTP ${httpStatus} with no gRPC status`)
+  }
+
+  const code = Number(status)
+  return code === GRPC_OK ? undefined : new GrpcStatusError(code, `etcd: ${decodeURIComponent(String(headers['grpc-message'] ?? `gRPC status ${code}`))}`)
+}
+
+/** gRPC's framing of one message: uncompressed (0), then the message's length. */
+function frameOf(message: Buffer): Buffer {
+  const frame = Buffer.alloc(5 + message.length)
+  frame.writeUInt32BE(message.length, 1)
+  message.copy(frame, 5)
+  return frame
+}
 
 /** The one message of a unary answer: a byte saying uncompressed, four of length, the message. */
 function unframe(body: Buffer, endpoint: string): Buffer {

@@ -15,7 +15,7 @@ const bundled = (await import(new URL('../dist/transport.bundle.mjs', import.met
 
 for (const [name, Transport] of [
   ['etcd', EtcdTransport],
-  ['etcd (short-lived: HTTP/2 reads)', EtcdCliTransport],
+  ['etcd (short-lived: HTTP/2)', EtcdCliTransport],
   ['etcd (bundled)', bundled.EtcdTransport],
 ] as const) {
   describe(`${name} transport, conformance`, function () {
