@@ -78,10 +78,10 @@ export interface BackendContext<S extends object = Record<string, unknown>> {
   stateDir: string
   log: Logger
   /**
-   * The process opening the backend is a short-lived CLI command that mostly
-   * reads (`ec instance list`, `show`, completion) and exits: a backend may
-   * trade what only long-lived processes need for a quicker start. Agents,
-   * `ec up` and every command that watches or writes much leave it unset.
+   * The process opening the backend is a short-lived CLI command that makes
+   * a few calls and exits (`ec instance list`, `show`, `create`, completion):
+   * a backend may trade what only long-lived processes need for a quicker
+   * start. Agents, `ec up` and every other long-running process leave it unset.
    */
   shortLived?: boolean
 }
