@@ -11,13 +11,13 @@
 //                              the bundle written as a call (__import)
 //
 // The `ec-backends` hooks of ec's own plugins go into both bundles too, with
-// what they load when the command opens its transport (etcd's short-lived
-// HTTP/2 client): the command would otherwise import each hook,
-// @ec/plugin-api and their config modules one file at a time. Every other
-// module a hook loads when it creates a backend (the gRPC transport, the
-// scheduler, libvirt, the metadata servers) stays a file of its own, imported
-// from the plugin's dist as before (its backend bundle when it has one), so
-// bundling never loads it sooner. A bundle records the SHA-256 of each plugin
+// what they load when the command opens its backends (etcd's short-lived
+// HTTP/2 client; for create, Placement's scheduler): the command would
+// otherwise import each hook, @ec/plugin-api and their config modules one
+// file at a time. Every other module a hook loads when it creates a backend
+// (the gRPC transport, libvirt, the metadata servers) stays a file of its
+// own, imported from the plugin's dist as before, so bundling never loads it
+// sooner. A bundle records the SHA-256 of each plugin
 // file it holds: it runs the bundled hooks only while every one is unchanged
 // (a plugin rebuilt on its own is imported from its files again;
 // backend-hooks.ts).
@@ -31,8 +31,9 @@ import {build} from 'esbuild'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = join(root, 'dist', 'startup')
-/** Loaded lazily by a bundled hook and wanted in the bundles: the transport both commands create. */
-const BUNDLED_LAZY = new Set([join(root, 'plugins', 'etcd', 'dist', 'cli-transport.js')])
+/** Loaded lazily by a bundled hook and wanted in the bundle: the backends each command creates. */
+const CLI_TRANSPORT = join(root, 'plugins', 'etcd', 'dist', 'cli-transport.js')
+const SCHEDULER = join(root, 'plugins', 'placement', 'dist', 'scheduler.js')
 /**
  * Loaded only when needed: Ajv to compile a changed config schema, js-yaml to
  * parse a changed config file (src/config/yaml-cache.ts), cosmiconfig for a
@@ -68,27 +69,21 @@ function fastPathEntry(source, run, hooks, inputs) {
   return lines.join('\n')
 }
 
-// A lazy import in a plugin stays an import of the plugin's own file, and a
-// plugin's import.meta.url stays its own file's URL (found from this bundle's
-// directory, so the tree may move), so importBundled finds the plugin's
-// backend bundle (scheduler.bundle.mjs, transport.bundle.mjs) where it is.
-const pluginFiles = {
-  name: 'plugin-files',
+// A lazy import in a plugin stays an import of the plugin's own file, unless
+// the command creates that backend (`inline`). (One through importBundled
+// looks for its backend bundle beside this bundle, where there is none, and so
+// imports the plugin's file, or the copy inlined here.)
+const lazyPluginModules = (inline) => ({
+  name: 'lazy-plugin-modules',
   setup(b) {
-    b.onLoad({filter: /\/plugins\/[^/]+\/dist\/.*\.js$/}, (args) => {
-      if (!args.path.startsWith(join(root, 'plugins') + '/')) return undefined
-      const text = readFileSync(args.path, 'utf8')
-      const own = `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(relative(outdir, args.path))})).href`
-      return {contents: text.replaceAll('import.meta.url', own), loader: 'js'}
-    })
     b.onResolve({filter: /.*/}, (args) => {
       if (args.kind !== 'dynamic-import' || !args.importer.startsWith(join(root, 'plugins') + '/')) return undefined
       const target = resolve(dirname(args.importer), args.path)
-      if (BUNDLED_LAZY.has(target)) return undefined
+      if (inline.includes(target)) return undefined
       return {path: `./${relative(outdir, target)}`, external: true}
     })
   },
-}
+})
 
 const COMMON = {
   bundle: true,
@@ -133,14 +128,14 @@ function importsThroughLoader(code) {
   return `${choice}\n${out}`
 }
 
-/** dist/startup/<name>.bundle.cjs: `run` of src/startup/<name>.ts with ec's own plugins' hooks. */
-async function bundleFastPath(name, run) {
+/** dist/startup/<name>.bundle.cjs: `run` of src/startup/<name>.ts with ec's own plugins' hooks and the backend modules in `inline`. */
+async function bundleFastPath(name, run, inline) {
   const bundle = (inputs) =>
     build({
       ...COMMON,
       stdin: {contents: fastPathEntry(`${name}.ts`, run, firstPartyHooks(), inputs), resolveDir: root, sourcefile: `${name}-bundle-entry.js`, loader: 'js'},
       outfile: join(outdir, `${name}.bundle.cjs`),
-      plugins: [pluginFiles],
+      plugins: [lazyPluginModules(inline)],
       metafile: true,
       write: false,
     })
@@ -160,5 +155,6 @@ async function bundleFastPath(name, run) {
   writeFileSync(outputFiles[0].path, importsThroughLoader(outputFiles[0].text))
 }
 
-await bundleFastPath('instance-list', 'runInstanceList')
-await bundleFastPath('instance-create', 'runInstanceCreate')
+await bundleFastPath('instance-list', 'runInstanceList', [CLI_TRANSPORT])
+// A create's scheduler too: compiled with the bundle's code cache, where its own bundle would be parsed and compiled each time.
+await bundleFastPath('instance-create', 'runInstanceCreate', [CLI_TRANSPORT, SCHEDULER])

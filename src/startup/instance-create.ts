@@ -73,6 +73,7 @@ export function parseCreateFlags(args: string[]): FastCreateFlags | undefined {
   if (new Set(single).size !== single.length) return undefined // oclif refuses a repeated flag
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>
   for (const value of Object.values(values).flat()) if (typeof value === 'string' && value.trim() === '') return undefined
+  if (parsed.tokens.some((t) => t.kind === 'option-terminator')) return undefined
   // One name: a raw request (it has '=') and a second positional are oclif's.
   if (parsed.positionals.length > 1 || parsed.positionals[0]?.includes('=')) return undefined
   if (values.wait && values['no-wait']) return undefined

@@ -10,6 +10,7 @@ import {join, relative} from 'node:path'
 import etcdBackends from '../../plugins/etcd/src/hooks/backends.js'
 
 import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from '../../src/startup/backend-hooks.js'
+import {parseCreateFlags} from '../../src/startup/instance-create.js'
 import {parseListFlags} from '../../src/startup/instance-list.js'
 import {REPO_ROOT} from '../helpers/cli.js'
 
@@ -114,7 +115,7 @@ describe("ec's own plugins' hooks, bundled with the list (scripts/bundle-startup
   })
 })
 
-describe('the etcd backend: HTTP/2 reads only for short-lived commands', () => {
+describe('the etcd backend: HTTP/2 only for short-lived commands', () => {
   const section = {endpoints: ['http://127.0.0.1:9'], prefix: '/ec', timeoutMs: 1000}
   const open = async (context: {shortLived?: boolean; section?: Record<string, unknown>}) => {
     const [descriptor] = await etcdBackends()
@@ -130,7 +131,7 @@ describe('the etcd backend: HTTP/2 reads only for short-lived commands', () => {
     }
   })
 
-  it('gives a short-lived command the HTTP/2 reads, unless etcd wants a user and password', async () => {
+  it('gives a short-lived command the HTTP/2 transport, unless etcd wants a user and password', async () => {
     const quick = await open({shortLived: true})
     const withAuth = await open({shortLived: true, section: {...section, username: 'u', password: 'p'}})
     try {
@@ -138,6 +139,50 @@ describe('the etcd backend: HTTP/2 reads only for short-lived commands', () => {
       expect(withAuth.constructor.name).to.equal('EtcdTransport')
     } finally {
       await Promise.all([quick.close(), withAuth.close()])
+    }
+  })
+})
+
+describe('ec instance create fast path', () => {
+  it('serves one name and the flags it takes, in both spellings, amounts checked as oclif checks them', () => {
+    expect(parseCreateFlags(['web1', '--vcpus', '2', '--memory=512', '--disk', '10', '--image', 'debian', '--json'])).to.deep.equal({
+      name: 'web1',
+      vcpus: 2,
+      memory: 512,
+      disk: 10,
+      image: 'debian',
+      json: true,
+      policy: undefined,
+      wait: undefined,
+    })
+    const many = parseCreateFlags(['--flavor', 'small', '--trait', 'A', '--trait=B', '-p', '8080:80', '--publish', '0:22', '--meta', 'k=v', '--no-wait', '--policy', 'spread', '--group', 'g'])
+    expect(many).to.include({flavor: 'small', name: undefined, wait: false, json: false, policy: 'spread', group: 'g'})
+    expect(many?.trait).to.deep.equal(['A', 'B'])
+    expect(many?.publish).to.deep.equal(['8080:80', '0:22'])
+    expect(parseCreateFlags(['--wait'])?.wait).to.equal(true)
+  })
+
+  it('leaves to oclif whatever oclif would refuse or treat otherwise', () => {
+    for (const args of [
+      ['--help'],
+      ['-h'],
+      ['--dry-run'],
+      ['--disk-strategy', 'copy'],
+      ['resources=VCPU:1'],
+      ['web1', 'resources=VCPU:1'],
+      ['web1', 'web2'],
+      ['--image'],
+      ['--image', ''],
+      ['--image', 'a', '--image', 'b'],
+      ['--vcpus', '0'],
+      ['--vcpus', '2.5'],
+      ['--memory', '99999999999'],
+      ['--policy', 'random'],
+      ['--wait', '--no-wait'],
+      ['--json=true'],
+      ['--', '--json'],
+    ]) {
+      expect(parseCreateFlags(args), args.join(' ')).to.equal(undefined)
     }
   })
 })
