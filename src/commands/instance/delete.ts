@@ -20,7 +20,8 @@ export default class InstanceDelete extends EcCommand<typeof InstanceDelete> {
     // The parsed positionals, not this.argv: "--config f.yaml" is not a ref.
     const refs = this.positionals
     const config = await this.effectiveConfig()
-    const store = new InstanceStore(await this.backend(config, 'transport'))
+    // Short-lived: etcd is reached over plain HTTP/2 (reads, writes and the watch), never through the gRPC client.
+    const store = new InstanceStore(await this.backend(config, 'transport', {shortLived: true}))
     const scheduler = await this.backend(config, 'scheduler')
     const results = await Promise.all(
       refs.map(async (ref) => {
