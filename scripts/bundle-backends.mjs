@@ -5,7 +5,7 @@
 // checks before taking it (packages/plugin-api/src/bundled.ts):
 //   plugins/etcd/dist/transport.bundle.mjs        the gRPC transport (etcd3, grpc-js, protobufjs)
 //   plugins/etcd/dist/transport.bundle.json
-//   plugins/placement/dist/scheduler.bundle.mjs   the Placement scheduler (axios)
+//   plugins/placement/dist/scheduler.bundle.mjs   the Placement scheduler (its own modules, ~20)
 //   plugins/placement/dist/scheduler.bundle.json
 // Node then compiles one file instead of the ~200 a create loaded for them.
 // @ec/plugin-api stays an import of its own: its error classes must be the

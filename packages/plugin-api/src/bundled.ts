@@ -1,5 +1,5 @@
 // A backend's module from one bundled file. A module that pulls in a large
-// client library (etcd3 with grpc-js and protobufjs, axios) costs a command
+// client library (etcd3 with grpc-js and protobufjs) costs a command
 // more to load as the hundreds of files it is made of than as one: each file
 // is found, read and compiled on its own. A plugin's build may bundle such a
 // module with esbuild (ec's scripts/bundle-backends.mjs does it for its own

@@ -7,9 +7,8 @@
 import {Agent} from 'node:https'
 import {createSecureContext} from 'node:tls'
 
-import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
-
 import {describeTransportError, parseErrorResponse, PlacementBackendError} from './errors.js'
+import {HttpServer, type HttpResponse} from './http.js'
 import {
   compareMicroversions,
   CONSUMER_TYPE_MICROVERSION,
@@ -80,7 +79,7 @@ interface RequestOptions {
 
 export class PlacementClient {
   readonly urls: string[]
-  private readonly servers: AxiosInstance[]
+  private readonly servers: HttpServer[]
   /** The server that answered last: requests go there first. */
   private current = 0
   /** The negotiated version, discovered by the first request and shared by all after it. */
@@ -90,15 +89,16 @@ export class PlacementClient {
   constructor(options: PlacementClientOptions) {
     this.urls = (Array.isArray(options.url) ? options.url : [options.url]).map((url) => url.replace(/\/+$/, ''))
     if (this.urls.length === 0) throw new PlacementBackendError('config', 'placement.url lists no URL; give at least one')
-    this.servers = this.urls.map((baseURL) =>
-      axios.create({
-        baseURL,
-        timeout: options.timeoutMs,
-        headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
-        httpsAgent: options.tls ? tlsAgent(options.tls) : undefined,
-        // Error statuses carry Placement's error document; read it rather than catch it.
-        validateStatus: () => true,
-      }),
+    const httpsAgent = options.tls ? tlsAgent(options.tls) : undefined
+    // Every status resolves (http.ts): error statuses carry Placement's error document, read by send().
+    this.servers = this.urls.map(
+      (baseURL) =>
+        new HttpServer({
+          baseURL,
+          timeoutMs: options.timeoutMs,
+          headers: {'X-Auth-Token': options.token, Accept: 'application/json'},
+          httpsAgent,
+        }),
     )
   }
 
@@ -110,7 +110,7 @@ export class PlacementClient {
   /** Ask the server which API versions it speaks (uncached: health checks want a fresh answer). */
   async versions(signal?: AbortSignal): Promise<VersionRange> {
     this.assertOpen()
-    const response = await this.failover('GET', (http) => http.get<VersionDocument>('/', {signal}))
+    const response = await this.failover('GET', (http) => http.request<VersionDocument | undefined>({method: 'GET', path: '/', signal}))
 
     const version = response.status < 400 ? response.data?.versions?.[0] : undefined
     if (!version?.max_version || !parseMicroversion(version.max_version)) {
@@ -133,7 +133,10 @@ export class PlacementClient {
     return this.negotiation
   }
 
-  /** Stop taking requests. There is nothing to free: sockets belong to Node's global agent. */
+  /**
+   * Stop taking requests. There is nothing to free: over http sockets belong
+   * to Node's global agent; the TLS agent keeps none alive (Placement closes them).
+   */
   close(): void {
     this.closed = true
   }
@@ -279,15 +282,15 @@ export class PlacementClient {
     return negotiateMicroversion(serverMax)
   }
 
-  private async send<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<AxiosResponse<T>> {
+  private async send<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
     this.assertOpen()
     const version = formatMicroversion(await this.microversion())
     const response = await this.failover(method, (http) =>
       http.request<T>({
         method,
-        url: path,
+        path,
         params: options.params,
-        data: options.body,
+        body: options.body,
         signal: options.signal,
         headers: {'OpenStack-API-Version': `placement ${version}`},
       }),
@@ -305,7 +308,7 @@ export class PlacementClient {
    * answer. A request goes on to the next server only when it certainly did
    * not happen (connection refused) or is safe to repeat (GET, DELETE).
    */
-  private async failover<T>(method: string, request: (http: AxiosInstance) => Promise<T>): Promise<T> {
+  private async failover<T>(method: string, request: (http: HttpServer) => Promise<T>): Promise<T> {
     let lastError: Error | undefined
     for (let i = 0; i < this.servers.length; i++) {
       const index = (this.current + i) % this.servers.length

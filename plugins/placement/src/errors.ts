@@ -92,17 +92,19 @@ function cleanDetail(detail: string): string {
 // (ERR_SSL_…_ALERT_CERTIFICATE_REVOKED, …_UNKNOWN_CA, …_CERTIFICATE_REQUIRED) or theirs untrusted.
 const TLS_REFUSAL = /^ERR_SSL_.*(ALERT|CERTIFICATE)|CERT|UNABLE_TO_VERIFY|SELF_SIGNED/
 
+// Codes of a request that got no answer: Node's socket and DNS errors, and
+// ETIMEDOUT also from http.ts when no answer came within timeoutMs. An answer
+// that broke off (http.ts: ERR_BAD_RESPONSE) did come: it is a 'failure'.
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
-  'ECONNABORTED', // axios: timeout
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENOTFOUND',
   'EAI_AGAIN',
   'EPIPE',
-  'ERR_NETWORK',
 ])
 
 export function unavailableError(url: string, cause?: unknown): PlacementBackendError {
@@ -129,7 +131,8 @@ export function describeTransportError(error: unknown, url: string): Error {
   }
 
   if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return unavailableError(url, error)
-  if (code === 'ERR_CANCELED') {
+  // The caller's AbortSignal (http.ts).
+  if (code === 'ABORT_ERR') {
     return new PlacementBackendError('failure', `request to Placement at ${url} was cancelled`, {cause: error})
   }
 

@@ -1,13 +1,13 @@
 // The Placement client against a real Placement started by `ec up`.
 import {randomUUID} from 'node:crypto'
 
-import type {AxiosInstance} from 'axios'
 import {expect} from 'chai'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {freePorts} from '../../../test/helpers/ports.js'
 import {PlacementClient} from '../src/client.js'
 import {PlacementApiError} from '../src/errors.js'
+import type {HttpServer} from '../src/http.js'
 import {loadClientTls} from '@ec/plugin-api'
 
 async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
@@ -41,15 +41,14 @@ describe('PlacementClient', () => {
 
   it('sends the negotiated version on every request and asks the server for it only once', async () => {
     const fresh = new PlacementClient({url: controlPlane.placementUrl, token: 'admin', timeoutMs: 10_000, tls: loadClientTls(controlPlane.clientTls, 'placement')})
-    const seen: {url?: string; version: unknown}[] = []
-    // The axios instance is private; the interceptor only observes what goes out.
-    ;(fresh as unknown as {servers: AxiosInstance[]}).servers[0].interceptors.request.use((config) => {
-      seen.push({url: config.url, version: config.headers['OpenStack-API-Version']})
-      return config
-    })
+    const seen: {path: string; version: unknown}[] = []
+    // The servers are private; the hook only observes what goes out.
+    ;(fresh as unknown as {servers: HttpServer[]}).servers[0].beforeRequest = (request) => {
+      seen.push({path: request.path, version: request.headers?.['OpenStack-API-Version']})
+    }
     await Promise.all([fresh.listProviders(), fresh.listProviders(), fresh.getAllocations(randomUUID())])
-    expect(seen.filter((request) => request.url === '/')).to.have.length(1)
-    expect(seen.filter((request) => request.url !== '/').map((request) => request.version)).to.deep.equal([
+    expect(seen.filter((request) => request.path === '/')).to.have.length(1)
+    expect(seen.filter((request) => request.path !== '/').map((request) => request.version)).to.deep.equal([
       'placement 1.39',
       'placement 1.39',
       'placement 1.39',

@@ -1,7 +1,7 @@
 // The Placement scheduler passes @ec/plugin-api's scheduler contract against
 // a real Placement (started by `ec up`): from its modules, and as the build
-// bundles it with axios (scripts/bundle-backends.mjs), which is what the hook
-// gives when the bundle is in force.
+// bundles it into one file (scripts/bundle-backends.mjs), which is what the
+// hook gives when the bundle is in force.
 import {schedulerContract} from '@ec/plugin-api/testing'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'

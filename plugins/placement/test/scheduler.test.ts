@@ -3,12 +3,12 @@
 // for it: no test can land on another test's hosts.
 import {randomUUID} from 'node:crypto'
 
-import type {AxiosInstance} from 'axios'
 import {expect} from 'chai'
 import type {HostRegistration, Inventory, ResourceRequest} from '@ec/plugin-api'
 
 import {startControlPlane, type TestControlPlane} from '../../../test/helpers/control-plane.js'
 import {freePorts} from '../../../test/helpers/ports.js'
+import type {HttpServer} from '../src/http.js'
 import {PlacementScheduler} from '../src/scheduler.js'
 import {settingsFor} from './settings.js'
 
@@ -203,17 +203,16 @@ describe('PlacementScheduler', () => {
       await scheduler.registerHost(host('lean', [trait]))
       await scheduler.claim(randomUUID(), ask({VCPU: 1}, {requiredTraits: [trait]}))
       const seen: string[] = []
-      const http = (scheduler.client as unknown as {servers: AxiosInstance[]}).servers[0]
-      const interceptor = http.interceptors.request.use((config) => {
-        seen.push(`${config.method?.toUpperCase()} ${config.url}`)
-        return config
-      })
+      const http = (scheduler.client as unknown as {servers: HttpServer[]}).servers[0]
+      http.beforeRequest = (request) => {
+        seen.push(`${request.method} ${request.path}`)
+      }
       try {
         const consumer = randomUUID()
         await scheduler.claim(consumer, ask({VCPU: 1}, {requiredTraits: [trait]}))
         expect(seen).to.deep.equal(['GET /allocation_candidates', `PUT /allocations/${consumer}`])
       } finally {
-        http.interceptors.request.eject(interceptor)
+        http.beforeRequest = undefined
       }
     })
   })
@@ -327,10 +326,10 @@ describe('PlacementScheduler', () => {
     // claimer's PUT goes out, a rival takes the whole host for real.
     function stealHostBeforePuts(claimer: PlacementScheduler, times = Number.POSITIVE_INFINITY): string[] {
       const stolen: string[] = []
-      const http = (claimer.client as unknown as {servers: AxiosInstance[]}).servers[0]
-      http.interceptors.request.use(async (config) => {
-        if (stolen.length < times && config.method === 'put' && config.url?.startsWith('/allocations/')) {
-          const [hostId] = Object.keys((config.data as {allocations: Record<string, unknown>}).allocations)
+      const http = (claimer.client as unknown as {servers: HttpServer[]}).servers[0]
+      http.beforeRequest = async (request) => {
+        if (stolen.length < times && request.method === 'PUT' && request.path.startsWith('/allocations/')) {
+          const [hostId] = Object.keys((request.body as {allocations: Record<string, unknown>}).allocations)
           const {inventories} = await scheduler.client.getInventories(hostId)
           await scheduler.client.putAllocations(randomUUID(), {
             allocations: {[hostId]: {VCPU: inventories.VCPU.total}},
@@ -341,9 +340,7 @@ describe('PlacementScheduler', () => {
           })
           stolen.push(hostId)
         }
-
-        return config
-      })
+      }
       return stolen
     }
 
