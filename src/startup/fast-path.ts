@@ -2,12 +2,15 @@
 // instance-create.ts) share: the backend registry from ec's own plugins, the
 // effective config as EcCommand would load it, and an error reported as
 // EcCommand.catch reports it.
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
 import {type EffectiveConfig, loadConfig, type Override} from '../config/load.js'
 import {exitCodeOf, type ReportableError} from '../errors.js'
 import {escapeControlCharacters} from '../output/escape.js'
 import {writeStdout} from '../output/write-stdout.js'
 import {BackendRegistry} from '../plugins/registry.js'
-import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from './backend-hooks.js'
+import {bundledHooksInForce, type BundledHooks, backendHooks, runBackendHooks} from './backend-hooks.js'
 import {dirs} from './dirs.js'
 
 /** The global flags every ec command takes. */
@@ -29,15 +32,25 @@ export async function openFastPath(
   bundled: BundledHooks | undefined,
 ): Promise<{registry: BackendRegistry; config: EffectiveConfig} | undefined> {
   const {cacheDir, dataDir} = dirs(env)
-  const hooks = coreBackendHooks(root, dataDir)
+  const hooks = backendHooks(root, dataDir)
   if (!hooks) return undefined
-  const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled)))
+  const hookConfig = {root, name: 'ec', bin: 'ec', version: packageVersion(root), dataDir, cacheDir}
+  const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled), hookConfig))
   if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
   const overrides: Override[] = flags.credentials
     ? [{path: ['credentials'], value: flags.credentials, origin: {kind: 'flag', flag: '--credentials'}}]
     : []
   const config = await loadConfig({sections: registry.configSections().map((s) => s.section), configFile: flags.config, overrides, cacheDir})
   return {registry, config}
+}
+
+/** ec's version, as its package.json says. */
+function packageVersion(root: string): string {
+  try {
+    return String((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {version?: unknown}).version ?? '')
+  } catch {
+    return ''
+  }
 }
 
 /** As EcCommand.catch: a JSON error document under --json, else one line (and its details) on stderr; the exit code set. */

@@ -151,6 +151,21 @@ describe('plugins that misbehave are reported by name and break nothing', functi
     expect(warnings.some((w) => w.startsWith('Warning: plugin ec-plugin-import-fails: ') && w.includes('broken at load')), warnings.join('\n')).to.equal(true)
   })
 
+  it('is reported alike without oclif: ec instance list and create run the hooks themselves', async () => {
+    const warnings = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('Warning:') && !line.includes('ec-plugin-import-fails'))
+    for (const command of [['instance', 'list'], ['instance', 'create', 'web1', '--flavor', 'nope']]) {
+      const fast = await runEc(command, {env: sandbox.env})
+      const slow = await runEc([command.slice(0, 2).join(':'), ...command.slice(2)], {env: sandbox.env})
+      expect(fast.code, fast.stderr).to.equal(slow.code)
+      expect(warnings(fast.stderr), command.join(' ')).to.deep.equal(warnings(slow.stderr))
+      expect(warnings(fast.stderr)).to.have.length(3)
+      expect(fast.stderr).to.include('broken at load')
+      // Served without oclif: the warnings come once, and oclif is never loaded.
+      const probe = await runEc(command, {env: {...sandbox.env, NODE_DEBUG: 'module'}})
+      expect(probe.stderr).to.not.include('@oclif/core')
+    }
+  })
+
   it('leaves other commands working', async () => {
     const shown = await runEc(['config', 'show', '--json'], {env: sandbox.env})
     expect(shown.code, shown.stderr).to.equal(0)

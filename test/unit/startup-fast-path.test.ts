@@ -2,14 +2,14 @@
 // and which it leaves to oclif, and the backend hooks it finds without oclif.
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
 import etcdBackends from '../../plugins/etcd/src/hooks/backends.js'
 
-import {bundledHooksInForce, type BundledHooks, coreBackendHooks, runBackendHooks} from '../../src/startup/backend-hooks.js'
+import {bundledHooksInForce, type BundledHooks, backendHooks, runBackendHooks} from '../../src/startup/backend-hooks.js'
 import {parseCreateFlags} from '../../src/startup/instance-create.js'
 import {parseListFlags} from '../../src/startup/instance-list.js'
 import {REPO_ROOT} from '../helpers/cli.js'
@@ -47,19 +47,70 @@ describe('ec instance list fast path', () => {
     }
   })
 
-  it("finds the ec-backends hooks of ec's own plugins, and none when the user installed a plugin", () => {
+  it("finds the ec-backends hooks of ec's own plugins and of those the user installed or linked, and none where only oclif can tell", () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ec-fast-'))
+    const plugin = (dir: string, pjson: object) => {
+      mkdirSync(dir, {recursive: true})
+      writeFileSync(join(dir, 'package.json'), JSON.stringify(pjson))
+      return dir
+    }
+
+    const userList = (plugins: unknown[]) => writeFileSync(join(dataDir, 'package.json'), JSON.stringify({private: true, oclif: {schema: 1, plugins}}))
     try {
-      const hooks = coreBackendHooks(REPO_ROOT, dataDir)
+      const hooks = backendHooks(REPO_ROOT, dataDir)
       expect(hooks?.map((h) => h.plugin).sort()).to.deep.equal(['@ec/plugin-etcd', '@ec/plugin-libvirt', '@ec/plugin-mdserver', '@ec/plugin-placement'])
       for (const hook of hooks!) expect(hook.file).to.match(/\/plugins\/[a-z]+\/dist\/hooks\/backends\.js$/)
+      expect(new Set(hooks!.map((h) => h.type))).to.deep.equal(new Set(['core']))
       // An empty plugin list (after `ec plugins uninstall`) changes nothing.
-      writeFileSync(join(dataDir, 'package.json'), JSON.stringify({private: true, oclif: {schema: 1, plugins: []}}))
-      expect(coreBackendHooks(REPO_ROOT, dataDir)).to.have.length(4)
-      writeFileSync(join(dataDir, 'package.json'), JSON.stringify({private: true, oclif: {schema: 1, plugins: [{name: 'ec-plugin-consul', type: 'user'}]}}))
-      expect(coreBackendHooks(REPO_ROOT, dataDir)).to.equal(undefined)
+      userList([])
+      expect(backendHooks(REPO_ROOT, dataDir)).to.have.length(4)
+      // One installed (under <data>/node_modules) and one linked: their hooks come too, typed as oclif types them.
+      plugin(join(dataDir, 'node_modules', 'ec-plugin-consul'), {name: 'ec-plugin-consul', oclif: {hooks: {'ec-backends': './hook.js'}}})
+      const linked = plugin(join(dataDir, 'src', 'ec-plugin-qemu'), {name: 'ec-plugin-qemu', oclif: {hooks: {'ec-backends': ['./a.js', './b.js']}}})
+      userList([{name: 'ec-plugin-consul', type: 'user'}, {name: 'ec-plugin-qemu', type: 'link', root: linked}, 'ignored-by-oclif'])
+      const mine = backendHooks(REPO_ROOT, dataDir)?.filter((h) => h.type !== 'core')
+      expect(mine).to.deep.equal([
+        {plugin: 'ec-plugin-consul', type: 'user', file: join(realpathSync(dataDir), 'node_modules', 'ec-plugin-consul', 'hook.js')},
+        {plugin: 'ec-plugin-qemu', type: 'link', file: join(linked, 'a.js')},
+        {plugin: 'ec-plugin-qemu', type: 'link', file: join(linked, 'b.js')},
+      ])
+      // Only oclif can tell: a plugin not there, one that replaces a core plugin, one with commands or plugins of its own, a list it cannot read.
+      for (const list of [
+        [{name: 'ec-plugin-gone', type: 'user'}],
+        [{name: '@ec/plugin-etcd', type: 'link', root: linked}],
+        [{name: 'ec-plugin-cmds', type: 'link', root: plugin(join(dataDir, 'cmds'), {name: 'ec-plugin-cmds', oclif: {commands: './dist/commands'}})}],
+        [{name: 'ec-plugin-nest', type: 'link', root: plugin(join(dataDir, 'nest'), {name: 'ec-plugin-nest', oclif: {plugins: ['x']}})}],
+      ]) {
+        userList(list)
+        expect(backendHooks(REPO_ROOT, dataDir), JSON.stringify(list)).to.equal(undefined)
+      }
+
+      writeFileSync(join(dataDir, 'package.json'), '{not json')
+      expect(backendHooks(REPO_ROOT, dataDir)).to.equal(undefined)
     } finally {
       rmSync(dataDir, {recursive: true, force: true})
+    }
+  })
+
+  it("gives a user's hook what oclif's context would: error() fails it, config names ec's directories", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ec-hook-'))
+    try {
+      writeFileSync(join(dir, 'fails.mjs'), "export default async function () { this.error('gave up') }\n")
+      writeFileSync(join(dir, 'reads.mjs'), "export default async function (options) { return [this.config.dataDir, options.config.version] }\n")
+      const config = {root: REPO_ROOT, name: 'ec', bin: 'ec', version: '9.9.9', dataDir: '/data', cacheDir: '/cache'}
+      const answers = await runBackendHooks(
+        [
+          {plugin: 'fails', type: 'link', file: join(dir, 'fails.mjs')},
+          {plugin: 'reads', type: 'user', file: join(dir, 'reads.mjs')},
+        ],
+        undefined,
+        undefined,
+        config,
+      )
+      expect(answers.failures.map((f) => [f.plugin, f.error.message])).to.deep.equal([[{name: 'fails', type: 'link'}, 'gave up']])
+      expect(answers.successes).to.deep.equal([{plugin: {name: 'reads', type: 'user'}, result: ['/data', '9.9.9']}])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })
@@ -73,7 +124,7 @@ describe("ec's own plugins' hooks, bundled with the list (scripts/bundle-startup
 
   it('holds every first-party hook, in force after a build, answering as the hook files do', async () => {
     const bundle = createRequire(import.meta.url)(join(REPO_ROOT, 'dist', 'startup', 'instance-list.bundle.cjs')) as {bundledHooks: BundledHooks}
-    const hooks = coreBackendHooks(REPO_ROOT, dataDir)!
+    const hooks = backendHooks(REPO_ROOT, dataDir)!
     const inForce = bundledHooksInForce(REPO_ROOT, bundle.bundledHooks)
     expect(Object.keys(inForce ?? {}).sort()).to.deep.equal(hooks.map((h) => relative(REPO_ROOT, h.file)).sort())
     const fromBundle = await runBackendHooks(hooks, REPO_ROOT, inForce)
@@ -84,7 +135,7 @@ describe("ec's own plugins' hooks, bundled with the list (scripts/bundle-startup
   })
 
   it('runs a bundled hook instead of importing its file, and imports the others', async () => {
-    const hooks = coreBackendHooks(REPO_ROOT, dataDir)!
+    const hooks = backendHooks(REPO_ROOT, dataDir)!
     const etcd = hooks.find((h) => h.plugin === '@ec/plugin-etcd')!
     const stand = async () => [{kind: 'transport', name: 'bundled-etcd'}]
     const answers = await runBackendHooks(hooks, REPO_ROOT, {[relative(REPO_ROOT, etcd.file)]: stand})
