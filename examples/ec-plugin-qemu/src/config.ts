@@ -2,7 +2,7 @@
 // them and how.
 import {join, resolve} from 'node:path'
 
-import {defineSection, type DiskStrategy} from '@ec/plugin-api'
+import {defineSection, type DiskStrategy} from '@ec/plugin-api/hooks'
 
 export type Accel = 'tcg' | 'kvm'
 

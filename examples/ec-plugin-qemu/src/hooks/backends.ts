@@ -1,6 +1,6 @@
 // Announces the qemu hypervisor to ec. Kept tiny: the implementation loads
 // only when a command creates the backend.
-import {type BackendDescriptor, defineBackend} from '@ec/plugin-api'
+import {type BackendDescriptor, defineBackend} from '@ec/plugin-api/hooks'
 
 import {qemuSection} from '../config.js'
 
