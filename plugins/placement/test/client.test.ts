@@ -9,16 +9,7 @@ import {PlacementClient} from '../src/client.js'
 import {PlacementApiError} from '../src/errors.js'
 import type {HttpServer} from '../src/http.js'
 import {loadClientTls} from '@ec/plugin-api'
-
-async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & Record<string, unknown>
-  }
-
-  throw new Error('expected the promise to reject')
-}
+import {rejection} from './rejection.js'
 
 describe('PlacementClient', () => {
   let controlPlane: TestControlPlane

@@ -8,6 +8,7 @@ import {expect} from 'chai'
 
 import {PlacementClient} from '../src/client.js'
 import {PlacementApiError} from '../src/errors.js'
+import {rejection} from './rejection.js'
 
 const VERSIONS = JSON.stringify({versions: [{id: 'v1.0', min_version: '1.0', max_version: '1.39'}]})
 
@@ -38,16 +39,6 @@ async function standIn(answer: (request: Seen, response: ServerResponse) => void
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server}
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & Record<string, unknown>
-  }
-
-  throw new Error('expected the promise to reject')
 }
 
 describe('PlacementClient over HTTP', () => {

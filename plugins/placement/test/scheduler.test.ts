@@ -11,6 +11,7 @@ import {freePorts} from '../../../test/helpers/ports.js'
 import type {HttpServer} from '../src/http.js'
 import {PlacementScheduler} from '../src/scheduler.js'
 import {settingsFor} from './settings.js'
+import {rejection} from './rejection.js'
 
 function uniqueTrait(): string {
   return `CUSTOM_T_${randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase()}`
@@ -29,16 +30,6 @@ function host(name: string, traits: string[], vcpu = 8, memoryMb = 8192): HostRe
 
 function ask(resources: Record<string, number>, extra: Partial<ResourceRequest> = {}): ResourceRequest {
   return {resources, requiredTraits: [], forbiddenTraits: [], memberOf: [], ...extra}
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & {reason?: string}> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & {reason?: string}
-  }
-
-  throw new Error('expected the promise to reject')
 }
 
 describe('PlacementScheduler', () => {
