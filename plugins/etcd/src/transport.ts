@@ -20,6 +20,7 @@ import {
 
 import type {EtcdSettings} from './config.js'
 import {describeEtcdError, WatchCompactedError} from './errors.js'
+import {WatchDelivery} from './watch-delivery.js'
 
 /**
  * grpc-js's words for a call that found no connection to its member: it was
@@ -79,60 +80,38 @@ export class EtcdTransport implements TransportBackend {
 
   async watch(prefix: string, options: WatchOptions): Promise<WatchHandle> {
     let builder = this.client.watch().prefix(this.full(prefix))
-    let delivered = BigInt(options.afterRevision ?? '0')
-    if (options.afterRevision !== undefined) builder = builder.startRevision((delivered + 1n).toString())
-    // Batches are handed over one at a time, in order; events at or below the
-    // last delivered revision are dropped, so a re-attached stream never repeats.
-    let queue: Promise<void> = Promise.resolve()
-    // After onError the watch is over: nothing more is delivered, onError is not called again.
-    let ended = false
+    if (options.afterRevision !== undefined) builder = builder.startRevision((BigInt(options.afterRevision) + 1n).toString())
     const watcher: Watcher = await this.call(() => builder.create())
-    const end = (error: Error) => {
-      if (ended) return
-      ended = true
+    const delivery = new WatchDelivery(options, () => {
       this.watches.delete(handle)
       void watcher.cancel().catch(() => undefined)
-      options.onError?.(error)
-    }
-
-    watcher.on('data', (response) => {
-      if (ended) return
-      const revision = response.header.revision
-      const events: WatchEvent[] = []
-      for (const event of response.events) {
-        const modRevision = BigInt(event.kv.mod_revision)
-        if (modRevision <= delivered) continue
-        delivered = modRevision
-        events.push(
-          event.type === 'Delete'
-            ? {type: 'delete', key: this.relative(event.kv.key), modRevision: event.kv.mod_revision}
-            : {type: 'put', kv: this.toKeyValue(event.kv)},
-        )
-      }
-
-      if (events.length === 0) return
-      queue = queue
-        .then(() => (ended ? undefined : options.onEvents(events, revision)))
-        .catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))))
     })
+    watcher.on('data', (response) =>
+      delivery.deliver(
+        response.events,
+        (event) => event.kv.mod_revision,
+        (event): WatchEvent =>
+          event.type === 'Delete' ? {type: 'delete', key: this.relative(event.kv.key), modRevision: event.kv.mod_revision} : {type: 'put', kv: this.toKeyValue(event.kv)},
+        response.header.revision,
+      ),
+    )
     // etcd3 re-attaches a broken watch by itself; tell the consumer, which lists again.
     let disconnected = false
     watcher.on('disconnected', () => (disconnected = true))
     watcher.on('connected', () => {
       if (!disconnected) return
       disconnected = false
-      queue = queue.then(() => (ended ? undefined : options.onResumed?.()))
+      delivery.resumed()
     })
     watcher.on('error', (error: Error) => {
-      if (ended) return
-      void this.explainWatchFailure(prefix, delivered, error).then(end)
+      if (delivery.ended) return
+      void this.explainWatchFailure(prefix, delivery.delivered, error).then((explained) => delivery.end(explained))
     })
     const handle: WatchHandle = {
       close: async () => {
         this.watches.delete(handle)
-        if (!ended) await watcher.cancel()
-        ended = true
-        await queue
+        if (!delivery.ended) await watcher.cancel()
+        await delivery.close()
       },
     }
     this.watches.add(handle)
