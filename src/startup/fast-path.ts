@@ -1,5 +1,5 @@
 // What the commands bin/run.js serves without oclif (instance-list.ts,
-// instance-create.ts) share: the backend registry from ec's own plugins, the
+// instance-create.ts) share: the backend registry from the plugins' hooks, the
 // effective config as EcCommand would load it, and an error reported as
 // EcCommand.catch reports it.
 import {readFileSync} from 'node:fs'
@@ -34,7 +34,8 @@ export async function openFastPath(
   const {cacheDir, dataDir} = dirs(env)
   const hooks = backendHooks(root, dataDir)
   if (!hooks) return undefined
-  const hookConfig = {root, name: 'ec', bin: 'ec', version: packageVersion(root), dataDir, cacheDir}
+  // ec's version is read only when a hook asks for it: ec's own hooks never do.
+  const hookConfig = {root, name: 'ec', bin: 'ec', dataDir, cacheDir, get version() { return packageVersion(root) }}
   const registry = BackendRegistry.fromHookAnswers(await runBackendHooks(hooks, root, bundledHooksInForce(root, bundled), hookConfig))
   if (!json) for (const problem of registry.problems) process.stderr.write(`Warning: ${escapeControlCharacters(problem)}\n`)
   const overrides: Override[] = flags.credentials

@@ -2,8 +2,8 @@
 // etcd write, a Placement claim, the hand-off) takes less time than loading
 // oclif and every plugin's manifest, and the host cannot start the guest
 // sooner than the command gets there. bin/run.js hands the command here; this
-// serves what it fully understands — one name, the flags below, ec's own
-// plugins only (backend-hooks.ts), output that is --json or plain (not a
+// serves what it fully understands — one name, the flags below, plugins
+// whose hooks it can run (backend-hooks.ts), output that is --json or plain (not a
 // terminal's progress display) — through the same code as the oclif command
 // (scheduling/create-flow.ts), and answers false for anything else, which
 // oclif then runs: --help, a raw request, --dry-run, a flag it does not take,

@@ -2,7 +2,7 @@
 // plugin's manifest costs a list several times what reading 1,000 records
 // does, and scripts run it often. bin/run.js hands the command here; this
 // serves the invocations it fully understands — the flags of
-// src/commands/instance/list.ts, ec's own plugins only (backend-hooks.ts) —
+// src/commands/instance/list.ts, plugins whose hooks it can run (backend-hooks.ts) —
 // exactly as the oclif command would, and answers false for anything else
 // (--help, an unknown or repeated flag, a bad value, EC_CONTENT_TYPE, --json
 // on a terminal, which oclif colours), which oclif then runs. An error that
