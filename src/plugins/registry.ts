@@ -11,6 +11,7 @@ import {
   type BackendKind,
   EcError,
   type HookAnswers,
+  type HookPlugin,
   type RegisteredBackend,
   type RegisteredSection,
 } from '@ec/plugin-api'
@@ -43,15 +44,13 @@ export class BackendRegistry {
   }
 
   static fromHookAnswers(answers: HookAnswers): BackendRegistry {
-    const problems = answers.failures.map(
-      ({error, plugin}) => `plugin ${plugin.name}: its ${BACKENDS_HOOK} hook failed: ${error.message}`,
-    )
-    const backends: RegisteredBackend[] = []
     // Hooks answer in whatever order they finish: ec's own plugins first, then by name, so
-    // which of two plugins keeps a name never depends on timing, and a plugin cannot take over a first-party backend.
-    const ordered = [...answers.successes].sort(
-      (a, b) => rank(a.plugin.type) - rank(b.plugin.type) || byCodeUnits(a.plugin.name, b.plugin.name),
-    )
+    // which of two plugins keeps a name never depends on timing, and a plugin cannot take over
+    // a first-party backend; the warnings come in that order too, with or without oclif.
+    const byPlugin = (a: {plugin: HookPlugin}, b: {plugin: HookPlugin}) => rank(a.plugin.type) - rank(b.plugin.type) || byCodeUnits(a.plugin.name, b.plugin.name)
+    const problems = [...answers.failures].sort(byPlugin).map(({error, plugin}) => `plugin ${plugin.name}: its ${BACKENDS_HOOK} hook failed: ${error.message}`)
+    const backends: RegisteredBackend[] = []
+    const ordered = [...answers.successes].sort(byPlugin)
     for (const {plugin, result} of ordered) {
       if (result === undefined) continue
       if (!Array.isArray(result)) {

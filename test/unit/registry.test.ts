@@ -54,6 +54,17 @@ describe('backend registry', () => {
     expect(registry.problems).to.deep.equal(['plugin b: transport backend "etcd" is already provided by a; ignored'])
   })
 
+  it('reports failed hooks in the same order whichever fails first: ec\'s own plugins, then by name', () => {
+    const failed = (name: string, type: string) => ({plugin: {name, type}, error: new Error(`${name} broke`)})
+    const registry = BackendRegistry.fromHookAnswers({
+      successes: [],
+      failures: [failed('ec-plugin-b', 'link'), failed('ec-plugin-c', 'user'), failed('ec-plugin-a', 'link'), failed('@ec/plugin-x', 'core')],
+    })
+    expect(registry.problems).to.deep.equal(
+      ['@ec/plugin-x', 'ec-plugin-c', 'ec-plugin-a', 'ec-plugin-b'].map((name) => `plugin ${name}: its ec-backends hook failed: ${name} broke`),
+    )
+  })
+
   it("keeps a first-party backend's name whichever hook answers first: ec's own plugins, then by name", () => {
     const registry = BackendRegistry.fromHookAnswers({
       successes: [
